@@ -2,21 +2,29 @@
 #include "config.h"
 #include "conf/server_conf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define SERVER_CONF_DEFAULT_PORT 53
 #define SERVER_CONF_MAX_THREADS 256
 
-static const char *const core_keys[] = {"listen", "threads", "log_level", "edns_udp_size",
-					"tcp",    "zones",   NULL};
+static const char *const core_keys[] = {"listen",  "threads", "log_level", "edns_udp_size",
+					"tcp",	   "zones",   "control",   "metrics",
+					"user",	   "group",   NULL};
 static const char *const tcp_keys[] = {"idle_timeout", "max_clients", NULL};
+static const char *const control_keys[] = {"socket", "mode", "idle_timeout", NULL};
+static const char *const metrics_keys[] = {"enabled", "listen", NULL};
 static const char *const zone_keys[] = {"name", "file", NULL};
 
 const char *const server_conf_extension_keys[] = {"geo_maps", "sites",    "pools", "members",
@@ -36,6 +44,10 @@ void server_conf_free(server_conf_t *c)
 		free(c->zones[i].file);
 	}
 	free(c->zones);
+	free(c->control_socket);
+	free(c->metrics_text);
+	free(c->user);
+	free(c->group);
 	conf_free(c->doc);
 	free(c->path);
 	free(c);
@@ -277,6 +289,133 @@ static int read_tcp(server_conf_t *c, conf_errs_t *e, const conf_node_t *n)
 	return 0;
 }
 
+/* A path that fits in sockaddr_un.sun_path with its NUL. */
+#define SERVER_CONF_SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+/* control.mode: "0660", "660" -- permission bits only, written in octal
+ * (as chmod(1) takes them), so that a YAML reader never sees a decimal 432. */
+static int parse_mode(const char *s, unsigned *out)
+{
+	size_t len = strlen(s);
+	unsigned v = 0;
+	if (len < 3 || len > 4 || (len == 4 && s[0] != '0'))
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return -1;
+		v = v * 8 + (unsigned)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int read_control(server_conf_t *c, conf_errs_t *e, const conf_node_t *n)
+{
+	const conf_doc_t *d = c->doc;
+	const conf_node_t *v;
+	const char *s;
+	uint64_t u;
+
+	conf_check_map(e, d, n, "control", control_keys);
+	if (conf_kind(n) != CONF_MAP)
+		return 0;
+	v = conf_map_get(n, "socket");
+	if (v && conf_get_str(e, d, v, "control.socket", &s) == 0) {
+		if (s[0] == '\0') {
+			conf_err(e, d, v, "control.socket must not be empty");
+		} else {
+			char *path = conf_resolve_path(d, s);
+			if (!path)
+				return -1;
+			if (strlen(path) > SERVER_CONF_SUN_PATH_MAX) {
+				conf_err(e, d, v, "control.socket: '%s' is longer than %zu bytes",
+					 path, SERVER_CONF_SUN_PATH_MAX);
+				free(path);
+			} else {
+				free(c->control_socket);
+				c->control_socket = path;
+			}
+		}
+	}
+	v = conf_map_get(n, "mode");
+	if (v && conf_get_str(e, d, v, "control.mode", &s) == 0 &&
+	    parse_mode(s, &c->control_mode) < 0)
+		conf_err(e, d, v, "control.mode: '%s' is not an octal mode such as \"0660\"", s);
+	v = conf_map_get(n, "idle_timeout");
+	if (v && conf_get_duration_ms(e, d, v, "control.idle_timeout", 1, 3600000, &u) == 0)
+		c->control_idle_timeout_ms = (unsigned)u;
+	return 0;
+}
+
+static int read_metrics(server_conf_t *c, conf_errs_t *e, const conf_node_t *n)
+{
+	const conf_doc_t *d = c->doc;
+	const conf_node_t *v;
+
+	conf_check_map(e, d, n, "metrics", metrics_keys);
+	if (conf_kind(n) != CONF_MAP)
+		return 0;
+	v = conf_map_get(n, "enabled");
+	if (v)
+		conf_get_bool(e, d, v, "metrics.enabled", &c->metrics_enabled);
+	v = conf_map_get(n, "listen");
+	if (v && conf_get_sockaddr(e, d, v, "metrics.listen", SERVER_CONF_METRICS_PORT,
+				   &c->metrics_addr, &c->metrics_addr_len) == 0) {
+		char *text = strdup(conf_scalar(v));
+		if (!text)
+			return -1;
+		free(c->metrics_text);
+		c->metrics_text = text;
+	}
+	return 0;
+}
+
+/* `user:` and `group:` must name an existing account now: a typo is then
+ * found by `waymarkd -t`, not at the moment privileges are dropped. */
+static int read_account(server_conf_t *c, conf_errs_t *e, const conf_node_t *n, bool group)
+{
+	const conf_doc_t *d = c->doc;
+	const char *what = group ? "group" : "user";
+	const char *s;
+	char buf[4096];
+	int err;
+
+	if (conf_get_str(e, d, n, what, &s) < 0)
+		return 0;
+	if (s[0] == '\0') {
+		conf_err(e, d, n, "%s must not be empty", what);
+		return 0;
+	}
+	/* The _r forms: at reload this runs on the loader thread. Not found
+	 * is 0 with a NULL result (or ENOENT and friends, per libc). */
+	bool found;
+	if (group) {
+		struct group gr, *res = NULL;
+		err = getgrnam_r(s, &gr, buf, sizeof(buf), &res);
+		found = res != NULL;
+	} else {
+		struct passwd pw, *res = NULL;
+		err = getpwnam_r(s, &pw, buf, sizeof(buf), &res);
+		found = res != NULL;
+	}
+	if (!found && (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)) {
+		conf_err(e, d, n, "%s '%s': no such %s", what, s, what);
+		return 0;
+	}
+	if (!found) {
+		conf_err(e, d, n, "%s '%s': %s", what, s, strerror(err));
+		return 0;
+	}
+	char *copy = strdup(s);
+	if (!copy)
+		return -1;
+	if (group)
+		c->group = copy;
+	else
+		c->user = copy;
+	return 0;
+}
+
 /* The top-level keys accepted: ours, then the extension sections. */
 static const char **allowed_keys(void)
 {
@@ -336,6 +475,22 @@ static int read_root(server_conf_t *c, conf_errs_t *e)
 	n = conf_map_get(root, "zones");
 	if (n && read_zones(c, e, n) < 0)
 		goto fail;
+
+	n = conf_map_get(root, "control");
+	if (n && read_control(c, e, n) < 0)
+		goto fail;
+	n = conf_map_get(root, "metrics");
+	if (n && read_metrics(c, e, n) < 0)
+		goto fail;
+	n = conf_map_get(root, "user");
+	if (n && read_account(c, e, n, false) < 0)
+		goto fail;
+	n = conf_map_get(root, "group");
+	if (n && read_account(c, e, n, true) < 0)
+		goto fail;
+	if (n && !conf_map_get(root, "user"))
+		conf_err(e, d, n, "group needs user: the group is what the daemon switches to "
+				  "with the user");
 	return 0;
 fail:
 	return -1;
@@ -363,6 +518,18 @@ static server_conf_t *server_conf_from_doc(conf_doc_t *doc, const char *path, co
 	c->tcp_max_clients = 1000;
 	c->edns_udp_size = 1232;
 	c->log_level = LOG_LVL_INFO;
+	c->control_socket = strdup(SERVER_CONF_CONTROL_SOCKET);
+	c->control_mode = 0660;
+	c->control_idle_timeout_ms = 10000;
+	c->metrics_enabled = true;
+	c->metrics_text = strdup(SERVER_CONF_METRICS_LISTEN);
+	if (!c->control_socket || !c->metrics_text)
+		goto nomem;
+	struct sockaddr_in *m4 = (struct sockaddr_in *)&c->metrics_addr;
+	m4->sin_family = AF_INET;
+	m4->sin_port = htons(SERVER_CONF_METRICS_PORT);
+	m4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->metrics_addr_len = sizeof(*m4);
 
 	if (read_root(c, e) < 0)
 		goto nomem;
@@ -392,4 +559,25 @@ server_conf_t *server_conf_load_string(const char *name, const char *text, size_
 	if (!doc)
 		return NULL;
 	return server_conf_from_doc(doc, name, e);
+}
+
+char *server_conf_control_socket(const char *path, conf_errs_t *e)
+{
+	char *out = NULL;
+	const char *s;
+	conf_doc_t *doc = conf_load_file(path, e);
+	if (!doc)
+		return NULL;
+	const conf_node_t *ctl = conf_map_get(conf_root(doc), "control");
+	const conf_node_t *sock = ctl ? conf_map_get(ctl, "socket") : NULL;
+	if (!sock) {
+		out = strdup(SERVER_CONF_CONTROL_SOCKET);
+	} else if (conf_get_str(e, doc, sock, "control.socket", &s) == 0) {
+		if (s[0] == '\0')
+			conf_err(e, doc, sock, "control.socket must not be empty");
+		else
+			out = conf_resolve_path(doc, s);
+	}
+	conf_free(doc);
+	return out;
 }

@@ -2,6 +2,7 @@
 #ifndef WAYMARK_CONF_SERVER_CONF_H
 #define WAYMARK_CONF_SERVER_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -33,7 +34,26 @@ typedef struct server_conf {
 	unsigned tcp_max_clients;     /* tcp.max_clients, 1..1000000, default 1000 */
 	unsigned edns_udp_size;       /* 512..4096, default 1232 */
 	log_level_t log_level;        /* default info */
+
+	/* `control:` -- the control socket (waymarkctl). */
+	char *control_socket; /* resolved path; default SERVER_CONF_CONTROL_SOCKET */
+	unsigned control_mode; /* control.mode, octal string, default 0660 */
+	unsigned control_idle_timeout_ms; /* control.idle_timeout, 1ms..1h, default 10s */
+	/* `metrics:` -- the HTTP listener for /metrics and /status. */
+	bool metrics_enabled; /* metrics.enabled, default true */
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addr_len;
+	char *metrics_text; /* metrics.listen as written; default SERVER_CONF_METRICS_LISTEN */
+	/* `user:` / `group:` -- drop to these after binding. NULL: not set. The
+	 * user existed at load time; `group` needs `user` (default: the user's
+	 * primary group). */
+	char *user;
+	char *group;
 } server_conf_t;
+
+#define SERVER_CONF_CONTROL_SOCKET "/run/waymark/waymarkd.sock"
+#define SERVER_CONF_METRICS_LISTEN "127.0.0.1:9153"
+#define SERVER_CONF_METRICS_PORT 9153
 
 /* Top-level keys that server_conf_load() accepts without reading them, so
  * that the modules owning them (geo, gslb, probe) validate them from `doc`.
@@ -48,6 +68,12 @@ server_conf_t *server_conf_load(const char *path, conf_errs_t *e);
  * that relative zone files are resolved against (it need not exist). */
 server_conf_t *server_conf_load_string(const char *name, const char *text, size_t len,
 				       conf_errs_t *e);
+/* Only the control socket path of the config file at `path`: what
+ * waymarkctl needs, read even when the rest of the file has errors (so that
+ * `waymarkctl -c FILE reload` can report them). Returns a malloc'd path (the
+ * default when the file has no control.socket), or NULL with the reason in
+ * `e` (unreadable file, not YAML, control.socket not a string). */
+char *server_conf_control_socket(const char *path, conf_errs_t *e);
 /* Frees everything, doc included. NULL is fine. */
 void server_conf_free(server_conf_t *c);
 

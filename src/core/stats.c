@@ -2,6 +2,8 @@
 #include "config.h"
 #include "core/stats.h"
 
+#include <stddef.h>
+
 static const char *const stat_names[STAT_COUNT] = {
 	[STAT_UDP_QUERIES] = "udp_queries",
 	[STAT_TCP_QUERIES] = "tcp_queries",
@@ -21,6 +23,28 @@ static const char *const stat_names[STAT_COUNT] = {
 	[STAT_TCP_ACCEPTED] = "tcp_accepted",
 	[STAT_TCP_REJECTED] = "tcp_rejected",
 	[STAT_TCP_TIMEOUTS] = "tcp_timeouts",
+	[STAT_QTYPE_A] = "qtype_a",
+	[STAT_QTYPE_NS] = "qtype_ns",
+	[STAT_QTYPE_CNAME] = "qtype_cname",
+	[STAT_QTYPE_SOA] = "qtype_soa",
+	[STAT_QTYPE_PTR] = "qtype_ptr",
+	[STAT_QTYPE_MX] = "qtype_mx",
+	[STAT_QTYPE_TXT] = "qtype_txt",
+	[STAT_QTYPE_AAAA] = "qtype_aaaa",
+	[STAT_QTYPE_SRV] = "qtype_srv",
+	[STAT_QTYPE_NAPTR] = "qtype_naptr",
+	[STAT_QTYPE_DS] = "qtype_ds",
+	[STAT_QTYPE_DNSKEY] = "qtype_dnskey",
+	[STAT_QTYPE_SVCB] = "qtype_svcb",
+	[STAT_QTYPE_HTTPS] = "qtype_https",
+	[STAT_QTYPE_CAA] = "qtype_caa",
+	[STAT_QTYPE_ANY] = "qtype_any",
+	[STAT_QTYPE_OTHER] = "qtype_other",
+};
+
+static const char *const qtype_labels[STAT_QTYPE_LAST - STAT_QTYPE_FIRST + 1] = {
+	"A",  "NS",	"CNAME", "SOA",	 "PTR", "MX",  "TXT", "AAAA",  "SRV",
+	"NAPTR", "DS", "DNSKEY", "SVCB", "HTTPS", "CAA", "ANY", "other",
 };
 
 void stats_sum(const stats_t *blocks, unsigned n, uint64_t out[STAT_COUNT])
@@ -35,4 +59,11 @@ void stats_sum(const stats_t *blocks, unsigned n, uint64_t out[STAT_COUNT])
 const char *stats_name(stat_id_t id)
 {
 	return id < STAT_COUNT ? stat_names[id] : "unknown";
+}
+
+const char *stats_qtype_label(stat_id_t id)
+{
+	if (id < STAT_QTYPE_FIRST || id > STAT_QTYPE_LAST)
+		return NULL;
+	return qtype_labels[id - STAT_QTYPE_FIRST];
 }

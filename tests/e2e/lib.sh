@@ -10,6 +10,7 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 WAYMARKD=${WAYMARKD:-$top_builddir/waymarkd}
 DNSRAW=${DNSRAW:-$top_builddir/tests/e2e/dnsraw}
+WAYMARKCTL=${WAYMARKCTL:-$top_builddir/waymarkctl}
 E2E_DATA=$top_srcdir/tests/e2e
 
 TAP_N=0
@@ -41,11 +42,20 @@ diag_last() { [ -f "$WORK/out" ] && diag "last output:" "$(cat "$WORK/out")"; }
 tap_done() { echo "1..$TAP_N"; [ "$TAP_FAILED" -eq 0 ]; }
 bail() { echo "Bail out! $*"; exit 1; }
 
-# wm_start CONFIG: start the daemon in the background, wait (bounded: 10 s)
-# for its "started" line, and set PORT4 / PORT6 from its "listening" lines.
+# wm_start CONFIG [ARGS...]: start the daemon in the background, wait
+# (bounded: 10 s) for its "started" line, and set PORT4 / PORT6 (DNS),
+# HTTP_PORT (metrics) and CTL_SOCK (control socket) from its log. A config
+# without `control:` or `metrics:` gets them appended (a socket in $WORK, an
+# ephemeral port), so that tests never share the system-wide defaults. As
+# root the daemon is started with --allow-root (it refuses root otherwise).
 wm_start() {
+	conf=$1
+	shift
+	grep -q '^control:' "$conf" || printf 'control: { socket: "%s" }\n' "$WORK/ctl.sock" >>"$conf"
+	grep -q '^metrics:' "$conf" || printf 'metrics: { listen: "127.0.0.1:0" }\n' >>"$conf"
+	[ "$(id -u)" -eq 0 ] && set -- --allow-root "$@"
 	: > "$WORK/daemon.log"
-	"$WAYMARKD" -c "$1" >>"$WORK/daemon.log" 2>&1 &
+	"$WAYMARKD" -c "$conf" "$@" >>"$WORK/daemon.log" 2>&1 &
 	WM_PID=$!
 	i=0
 	while ! grep -q ' info started ' "$WORK/daemon.log"; do
@@ -56,8 +66,10 @@ wm_start() {
 		fi
 		sleep 0.05
 	done
-	PORT4=$(sed -n 's/.*listening address=127\.0\.0\.1 port=\([0-9]*\).*/\1/p' "$WORK/daemon.log" | head -n 1)
-	PORT6=$(sed -n 's/.*listening address=::1 port=\([0-9]*\).*/\1/p' "$WORK/daemon.log" | head -n 1)
+	PORT4=$(sed -n 's/.*listening address=127\.0\.0\.1 port=\([0-9]*\) transports=udp.*/\1/p' "$WORK/daemon.log" | head -n 1)
+	PORT6=$(sed -n 's/.*listening address=::1 port=\([0-9]*\) transports=udp.*/\1/p' "$WORK/daemon.log" | head -n 1)
+	HTTP_PORT=$(sed -n 's/.*listening address=.* port=\([0-9]*\) transports=http.*/\1/p' "$WORK/daemon.log" | head -n 1)
+	CTL_SOCK=$(sed -n 's/.*control socket listening path=\([^ ]*\) .*/\1/p' "$WORK/daemon.log" | head -n 1)
 	return 0
 }
 

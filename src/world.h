@@ -6,15 +6,23 @@
 #include <time.h>
 
 #include "conf/server_conf.h"
+#include "geo/geo_conf.h"
+#include "gslb/gslb.h"
+#include "gslb/gslb_answer.h"
 #include "zone/answer.h"
 #include "zone/zone.h"
 
 /* Built whole by world_load(), published by pointer (RCU), never changed
- * after: worker threads read it without locks. The old world is freed only
+ * after, except for one thing: the prepared dynamic answers (gslb->live),
+ * which the main thread replaces when health changes (world_health_update).
+ * Worker threads read the world without locks. The old world is freed only
  * after a grace period (urcu_memb_synchronize_rcu). */
 typedef struct world {
 	server_conf_t *conf;
 	zoneset_t *zones;
+	geo_conf_t *geo;
+	gslb_t *gslb;
+	gslb_state_t *state; /* main thread only */
 	answer_params_t answer;
 	uint64_t generation;
 	time_t loaded_at;
@@ -23,6 +31,23 @@ typedef struct world {
 /* Load the config at `path` and everything it names. All or nothing: NULL
  * with every error in `e` ("file:line[:col]: message"). */
 world_t *world_load(const char *path, uint64_t generation, conf_errs_t *e);
+/* Main thread, before `w` is published: take health (probe states,
+ * overrides, hold-downs) over from `old` by name, and prepare the dynamic
+ * answers from it. Done at swap time, not on the loader thread, because the
+ * main thread is the only writer of `old`'s state. */
+void world_carry_health(world_t *w, const world_t *old, time_t now);
 void world_free(world_t *w);
+
+/* Main thread: re-evaluate health at `now` and, if any answer may change,
+ * prepare new dynamic answers and publish them (the old ones are freed after
+ * an RCU grace period). Returns the next time something changes by itself
+ * (hold-down end, override expiry), or 0. */
+time_t world_health_update(world_t *w, time_t now);
+
+/* Main thread: set an admin override on a member, pool or site by name.
+ * `force` GSLB_FORCE_AUTO clears it; `until` 0 never expires. Returns 0, or
+ * -1 with a message for an unknown name. Call world_health_update after. */
+int world_set_override(world_t *w, const char *name, gslb_force_t force, time_t until, char *err,
+		       size_t errlen);
 
 #endif

@@ -311,7 +311,11 @@ geo_conf_t *geo_conf_load(const conf_doc_t *d, conf_errs_t *e)
 			goto fail;
 		for (size_t i = 0; i < conf_len(maps); i++) {
 			g->n_maps = i + 1;
-			load_map(g, &g->maps[i], d, conf_map_key(maps, i), conf_map_val(maps, i), e);
+			/* -1 with no error added is out of memory: not a success. */
+			if (load_map(g, &g->maps[i], d, conf_map_key(maps, i),
+				     conf_map_val(maps, i), e) < 0 &&
+			    e->count == before)
+				goto fail;
 		}
 	}
 	if (e->count != before)

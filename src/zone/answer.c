@@ -20,8 +20,13 @@ typedef struct qname {
 typedef struct resp {
 	wire_buf_t b;
 	const wire_query_t *q;
+	const answer_params_t *p;
+	const answer_client_t *client;
 	uint16_t an, ns, ar;
 	bool tc;
+	/* ECS: the longest scope of the dynamic answers used (RFC 7871 §7.2.1);
+	 * stays 0 when nothing depended on the client's address. */
+	unsigned scope;
 	/* RRsets placed in the answer, for additional-section processing. */
 	const zone_rrset_t *asets[CHAIN_MAX + 2];
 	unsigned n_asets;
@@ -43,11 +48,18 @@ static void qname_set(qname_t *n, const uint8_t *name)
 /* Copy an RRset with `owner` into the response. All or nothing: an RRset
  * that does not fit is taken out again (RFC 2181 §9: truncate at RRset
  * boundaries), and false is returned. */
-static bool put_rrset(resp_t *r, const uint8_t *owner, const zone_rrset_t *s, uint16_t *counter)
+static bool put_rrset_from(resp_t *r, const uint8_t *owner, const zone_rrset_t *s,
+			   unsigned first, uint16_t *counter)
 {
 	size_t mark = r->b.len;
 	const uint8_t *w = s->wire;
+	const uint8_t *end = s->wire + s->wire_len;
+	/* Round-robin: skip to RR `first`, write to the end, then wrap. */
+	for (unsigned i = 0; s->count && i < first % s->count; i++)
+		w += 10u + wire_get_u16(w + 8);
 	for (unsigned i = 0; i < s->count; i++) {
+		if (w >= end)
+			w = s->wire;
 		size_t rrlen = 10u + wire_get_u16(w + 8);
 		wire_put_name_q(&r->b, owner, r->q);
 		wire_put(&r->b, w, rrlen);
@@ -60,6 +72,11 @@ static bool put_rrset(resp_t *r, const uint8_t *owner, const zone_rrset_t *s, ui
 	}
 	*counter = (uint16_t)(*counter + s->count);
 	return true;
+}
+
+static bool put_rrset(resp_t *r, const uint8_t *owner, const zone_rrset_t *s, uint16_t *counter)
+{
+	return put_rrset_from(r, owner, s, 0, counter);
 }
 
 /* A/AAAA of in-zone targets. `required` (in-domain glue of a referral,
@@ -84,14 +101,49 @@ static void put_negative(resp_t *r, const zone_t *z)
 		r->tc = true;
 }
 
-static void put_answer(resp_t *r, const uint8_t *owner, const zone_rrset_t *s)
+static void put_answer_from(resp_t *r, const uint8_t *owner, const zone_rrset_t *s,
+			    unsigned first)
 {
-	if (put_rrset(r, owner, s, &r->an)) {
+	if (put_rrset_from(r, owner, s, first, &r->an)) {
 		if (r->n_asets < sizeof(r->asets) / sizeof(r->asets[0]))
 			r->asets[r->n_asets++] = s;
 	} else {
 		r->tc = true;
 	}
+}
+
+static void put_answer(resp_t *r, const uint8_t *owner, const zone_rrset_t *s)
+{
+	put_answer_from(r, owner, s, 0);
+}
+
+/* A dynamic name: ask its provider, write what it decided. Returns true
+ * when the plan is a CNAME to follow (*cname set). */
+static bool put_dynamic(resp_t *r, const zone_t *z, const uint8_t *owner, const zone_node_t *src,
+			answer_plan_t *plan, const zone_rrset_t **cname)
+{
+	uint16_t qtype = r->q->qtype;
+	r->p->dyn(r->p->dyn_ctx, src->dyn, r->client, qtype, plan);
+	if (plan->ecs_used && plan->scope > r->scope)
+		r->scope = plan->scope;
+	if (plan->cname_target && plan->n_an > 0) {
+		if (qtype != WIRE_T_CNAME && qtype != WIRE_T_ANY) {
+			*cname = plan->an[0];
+			return true;
+		}
+		put_answer(r, owner, plan->an[0]);
+		return false;
+	}
+	if (plan->n_an == 0) {
+		put_negative(r, z); /* NODATA: e.g. AAAA where the site has only A */
+		return false;
+	}
+	for (unsigned i = 0; i < plan->n_an && !r->tc; i++)
+		put_answer_from(r, owner, plan->an[i], i == 0 ? plan->rotate : 0);
+	/* Additional data is optional: what does not fit is left out. */
+	for (unsigned i = 0; i < plan->n_ad && !r->tc; i++)
+		put_rrset(r, plan->ad_owner[i], plan->ad[i], &r->ar);
+	return false;
 }
 
 /* Resolve q in zone z. Returns the rcode; sets *aa. */
@@ -136,8 +188,17 @@ static unsigned resolve(resp_t *r, const zone_t *z, bool *aa)
 			}
 		}
 
-		const zone_rrset_t *cname = zone_node_rrset(src, WIRE_T_CNAME);
-		if (cname && q->qtype != WIRE_T_CNAME && q->qtype != WIRE_T_ANY) {
+		const zone_rrset_t *cname = NULL;
+		if (src->dyn && r->p->dyn) {
+			answer_plan_t plan;
+			if (!put_dynamic(r, z, cur.name, src, &plan, &cname))
+				return WIRE_RCODE_NOERROR;
+		} else {
+			cname = zone_node_rrset(src, WIRE_T_CNAME);
+			if (q->qtype == WIRE_T_CNAME || q->qtype == WIRE_T_ANY)
+				cname = NULL;
+		}
+		if (cname) {
 			put_answer(r, cur.name, cname);
 			if (r->tc)
 				return WIRE_RCODE_NOERROR;
@@ -194,6 +255,12 @@ static void count_rcode(stats_t *st, unsigned rcode)
 size_t answer_query(const answer_params_t *p, const uint8_t *req, size_t len, bool tcp,
 		    uint8_t *out, size_t cap, stats_t *st)
 {
+	return answer_query_from(p, req, len, tcp, NULL, out, cap, st);
+}
+
+size_t answer_query_from(const answer_params_t *p, const uint8_t *req, size_t len, bool tcp,
+			 const struct sockaddr *peer, uint8_t *out, size_t cap, stats_t *st)
+{
 	wire_query_t q;
 	wire_verdict_t v = wire_parse_query(req, len, &q);
 	if (v == WIRE_DROP) {
@@ -218,7 +285,8 @@ size_t answer_query(const answer_params_t *p, const uint8_t *req, size_t len, bo
 	if (limit < WIRE_HDR_LEN + opt_len)
 		return 0;
 
-	resp_t r = {.q = &q};
+	answer_client_t client = {.peer = peer, .ecs = q.has_ecs ? &q.ecs : NULL};
+	resp_t r = {.q = &q, .p = p, .client = &client};
 	wire_buf_init(&r.b, out, limit - opt_len);
 	uint16_t flags = (uint16_t)(WIRE_F_QR | (q.flags & (0x7800u | WIRE_F_RD | WIRE_F_CD)));
 	unsigned rcode;
@@ -227,6 +295,8 @@ size_t answer_query(const answer_params_t *p, const uint8_t *req, size_t len, bo
 
 	if (q.has_edns)
 		stats_inc(st, STAT_EDNS);
+	if (question)
+		stats_inc(st, stats_qtype_id(q.qtype));
 	switch (v) {
 	case WIRE_NOTIMP:
 		rcode = WIRE_RCODE_NOTIMP;
@@ -260,6 +330,7 @@ size_t answer_query(const answer_params_t *p, const uint8_t *req, size_t len, bo
 			   !(z = zoneset_find(p->zones, q.qname_lc, q.label_off, q.qname_labels))) {
 			rcode = WIRE_RCODE_REFUSED; /* not ours, or no transfers */
 		} else {
+			stats_zone_inc(st, z->index);
 			rcode = resolve(&r, z, &aa);
 			for (unsigned i = 0; i < r.n_asets && !r.tc; i++)
 				put_additional(&r, r.asets[i], NULL);
@@ -279,7 +350,7 @@ size_t answer_query(const answer_params_t *p, const uint8_t *req, size_t len, bo
 	}
 	if (q.has_edns) {
 		r.b.cap = limit; /* the room kept for OPT */
-		wire_put_opt(&r.b, p->edns_udp_size, rcode, q.edns_flags, ecs, 0);
+		wire_put_opt(&r.b, p->edns_udp_size, rcode, q.edns_flags, ecs, (uint8_t)r.scope);
 		r.ar++;
 	}
 	wire_set_u16(out + 2, flags);

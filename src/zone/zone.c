@@ -595,6 +595,80 @@ fail:
 	return NULL;
 }
 
+/* Find or create the node for `name` in a loaded zone, with its missing
+ * ancestors; new nodes inherit their parent's cut. */
+static zone_node_t *zone_node_make(zone_t *z, const uint8_t *name)
+{
+	unsigned len = wire_name_len(name);
+	zone_node_t *n = (zone_node_t *)zone_lookup(z, name, len);
+	if (n)
+		return n;
+	zone_node_t *parent = zone_node_make(z, name + 1 + name[0]);
+	if (!parent)
+		return NULL;
+	n = calloc(1, sizeof(*n));
+	if (!n || !(n->name = malloc(len))) {
+		free(n);
+		return NULL;
+	}
+	memcpy(n->name, name, len);
+	n->name_len = (uint8_t)len;
+	n->labels = (uint8_t)wire_name_labels(name);
+	n->zone = z;
+	n->parent = parent;
+	n->cut = parent->cut;
+	size_t h = name_hash(name, len) & z->table_mask;
+	n->hnext = z->table[h];
+	z->table[h] = n;
+	z->n_nodes++;
+	return n;
+}
+
+int zoneset_attach_dynamic(zoneset_t *zs, const uint8_t *name, const void *dyn, char *err,
+			   size_t errlen)
+{
+	uint8_t off[WIRE_LABELS_MAX];
+	unsigned labels = 0, o = 0;
+	char text[1024];
+	wire_name_to_text(name, text, sizeof(text));
+	while (name[o]) {
+		off[labels++] = (uint8_t)o;
+		o += 1u + name[o];
+	}
+	off[labels] = (uint8_t)o;
+	zone_t *z = (zone_t *)zoneset_find(zs, name, off, labels);
+	if (!z) {
+		snprintf(err, errlen, "'%s' is in none of the configured zones", text);
+		return -1;
+	}
+	if (name[0] == 1 && name[1] == '*') {
+		snprintf(err, errlen, "'%s': a dynamic name cannot be a wildcard", text);
+		return -1;
+	}
+	const zone_node_t *old = zone_lookup(z, name, o + 1);
+	if (old && old->n_rrsets > 0) {
+		snprintf(err, errlen, "'%s' already has static data in zone '%s'", text,
+			 z->name_text);
+		return -1;
+	}
+	if (old && old->dyn) {
+		snprintf(err, errlen, "'%s' is dynamic twice", text);
+		return -1;
+	}
+	zone_node_t *n = zone_node_make(z, name);
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (n->cut) {
+		snprintf(err, errlen, "'%s' is at or below a delegation in zone '%s'", text,
+			 z->name_text);
+		return -1;
+	}
+	n->dyn = dyn;
+	return 0;
+}
+
 void zoneset_free(zoneset_t *zs)
 {
 	if (!zs)
@@ -630,6 +704,7 @@ zoneset_t *zoneset_load(const char *const *names, const char *const *files, size
 		while (zs->table[k])
 			k = (k + 1) & zs->table_mask;
 		zs->table[k] = z;
+		z->index = (uint32_t)zs->n;
 		zs->zones[zs->n++] = z;
 		log_info("zone loaded zone=%s serial=%u records=%zu names=%zu file=%s", z->name_text,
 			 z->serial, z->n_rrs, z->n_nodes, z->file);

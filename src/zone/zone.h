@@ -40,6 +40,8 @@ struct zone_node {
 	const zone_node_t *wild; /* the node "*.<this>", if the zone has one */
 	const zone_node_t *hnext;
 	const zone_t *zone;
+	/* A dynamic name (answered by answer_params_t.dyn), or NULL. */
+	const void *dyn;
 };
 
 struct zone {
@@ -54,6 +56,7 @@ struct zone {
 	 * min(SOA TTL, SOA MINIMUM) (RFC 2308 §5). */
 	zone_rrset_t neg_soa;
 	uint32_t serial;
+	uint32_t index; /* position in its zoneset: 0 .. zoneset_count()-1 */
 	size_t n_nodes;
 	size_t n_rrs;
 	/* Hash table of owner names (lower-case wire form). */
@@ -82,5 +85,13 @@ const zone_t *zoneset_find(const zoneset_t *zs, const uint8_t *name, const uint8
 const zone_node_t *zone_lookup(const zone_t *z, const uint8_t *name, unsigned len);
 
 const zone_rrset_t *zone_node_rrset(const zone_node_t *n, uint16_t type);
+
+/* Make `name` (lower-case wire form) a dynamic name of the zone it belongs
+ * to, answered through `dyn`. Only while the zone set is being built, before
+ * it is published. Fails (-1, message in err) when the name is in none of
+ * our zones, is at or below a delegation, is a wildcard, already has static
+ * data, or is dynamic already. */
+int zoneset_attach_dynamic(zoneset_t *zs, const uint8_t *name, const void *dyn, char *err,
+			   size_t errlen);
 
 #endif

@@ -45,19 +45,13 @@ static const char *mm(const char *name)
 				     mm(""));                                                      \
 	} while (0)
 
-/* The lab database built from geo/lab.csv: in the build tree, or a copy in
- * the source tree (an in-tree build, or one checked in). */
+/* The lab database as the build just made it from geo/lab.csv (the
+ * checked-in geo/lab.mmdb is compared with it in geo_lab). */
 static const char *lab_db(void)
 {
 	static char buf[4096];
-	const char *dirs[] = {getenv("top_builddir"), getenv("top_srcdir"), "."};
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if (dirs[i] == NULL)
-			continue;
-		snprintf(buf, sizeof(buf), "%s/geo/lab.mmdb", dirs[i]);
-		if (access(buf, R_OK) == 0)
-			break;
-	}
+	const char *b = getenv("top_builddir");
+	snprintf(buf, sizeof(buf), "%s/geo/lab-fromcsv.mmdb", b ? b : ".");
 	return buf;
 }
 
@@ -998,4 +992,53 @@ Test(geo_cross, extra_database)
 	if (db == NULL)
 		cr_skip_test("GEO_CROSS_DB not set");
 	cross_check(db, continent_rules, 3, true, 3, 20000);
+}
+
+/* The lab database is also checked in (geo/lab.mmdb: the bundled example
+ * config reads it). It must say what geo/lab.csv says: every address of a
+ * sample gets the same class and scope from the checked-in copy as from the
+ * one the build just made from the CSV. */
+Test(geo_lab, checked_in_copy_matches_csv)
+{
+	const char *top = getenv("top_srcdir"), *build = getenv("top_builddir");
+	cr_assert_not_null(top);
+	cr_assert_not_null(build);
+	char src_db[4096], built_db[4096];
+	snprintf(src_db, sizeof(src_db), "%s/geo/lab.mmdb", top);
+	snprintf(built_db, sizeof(built_db), "%s/geo/lab-fromcsv.mmdb", build);
+	cr_assert_eq(access(src_db, R_OK), 0, "%s is missing", src_db);
+	cr_assert_eq(access(built_db, R_OK), 0, "%s is missing", built_db);
+	geo_spec_t s1 = base_spec(src_db), s2 = base_spec(built_db);
+	s1.nearest = s2.nearest = true;
+	geo_map_t *a = compile_ok(&s1), *b = compile_ok(&s2);
+	unsigned seed = 7;
+	for (int i = 0; i < 20000; i++) {
+		uint8_t addr[16] = {0};
+		if (i % 2) {
+			/* IPv4 inside 10/8, 192.0.2/24, 198.51.100/24, 203.0.113/24 */
+			static const uint8_t nets[4][3] = {
+				{10, 0, 0}, {192, 0, 2}, {198, 51, 100}, {203, 0, 113}};
+			const uint8_t *n = nets[rand_r(&seed) % 4];
+			uint8_t v4[4] = {n[0], n[1], n[2], (uint8_t)rand_r(&seed)};
+			if (n[0] == 10)
+				v4[1] = (uint8_t)(rand_r(&seed) % 5), v4[2] = (uint8_t)rand_r(&seed);
+			geo_addr_from_v4(addr, v4);
+		} else {
+			static const uint8_t p6[6] = {0x20, 0x01, 0x0d, 0xb8, 0, 0};
+			memcpy(addr, p6, 6);
+			addr[5] = (uint8_t)(rand_r(&seed) % 5);
+			for (int k = 6; k < 16; k++)
+				addr[k] = (uint8_t)rand_r(&seed);
+		}
+		unsigned sa, sb;
+		uint32_t ca = geo_lookup(a, addr, 128, &sa), cb = geo_lookup(b, addr, 128, &sb);
+		unsigned na, nb;
+		const uint16_t *ia = geo_class_sites(a, ca, &na), *ib = geo_class_sites(b, cb, &nb);
+		cr_assert_eq(na, nb, "sample %d: the checked-in geo/lab.mmdb differs from geo/lab.csv", i);
+		cr_assert_eq(memcmp(ia, ib, na * sizeof(*ia)), 0,
+			     "sample %d: the checked-in geo/lab.mmdb differs from geo/lab.csv", i);
+		cr_assert_eq(sa, sb, "sample %d: scope %u vs %u", i, sa, sb);
+	}
+	geo_map_free(a);
+	geo_map_free(b);
 }

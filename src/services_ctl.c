@@ -1,0 +1,541 @@
+/* services_ctl.c -- control commands for services (set, explain, geo, health) and health timers. */
+#include "config.h"
+#include "services_ctl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <ldns/ldns.h>
+
+#include "core/log.h"
+
+struct services_ctl {
+	struct event_base *base;
+	world_t *const *worldp;
+	struct event *timer;
+};
+
+static const char *const force_names[] = {"auto", "up", "down"};
+static const char *const kind_names[] = {"failover", "multi", "weighted", "srv", "cname", "host"};
+
+/* ---- health re-evaluation ---------------------------------------------------- */
+
+static void schedule(services_ctl_t *sc, time_t next, time_t now)
+{
+	evtimer_del(sc->timer);
+	if (next <= 0)
+		return;
+	struct timeval tv = {.tv_sec = next > now ? next - now : 0, .tv_usec = 1000};
+	evtimer_add(sc->timer, &tv);
+}
+
+/* Publish answers for the current health and plan the next look. */
+static void update(services_ctl_t *sc)
+{
+	world_t *w = *sc->worldp;
+	time_t now = time(NULL);
+	schedule(sc, world_health_update(w, now), now);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	update(arg);
+}
+
+void services_ctl_world_changed(services_ctl_t *sc)
+{
+	world_t *w = *sc->worldp;
+	time_t now = time(NULL);
+	schedule(sc, gslb_state_next_event(w->state, w->gslb, now), now);
+}
+
+/* ---- set TARGET up|down|auto [for DURATION] --------------------------------------- */
+
+/* "90", "90s", "10m", "2h", "1d" -> seconds; -1 if malformed. */
+static long parse_duration_s(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	long mul = 1;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mul = 60, end++;
+	else if (*end == 'h')
+		mul = 3600, end++;
+	else if (*end == 'd')
+		mul = 86400, end++;
+	if (*end || v > 366L * 86400 / mul)
+		return -1;
+	return v * mul;
+}
+
+static void cmd_set(ctl_req_t *req, void *arg)
+{
+	services_ctl_t *sc = arg;
+	const ctl_json_t *a = ctl_req_args(req);
+	const char *target = ctl_json_get_str(a, "target");
+	const char *state = ctl_json_get_str(a, "state");
+	const char *dur = ctl_json_get_str(a, "for");
+	if (!target || !state) {
+		ctl_req_fail(req, "usage: set target=MEMBER|POOL|SITE state=up|down|auto [for=DURATION]");
+		return;
+	}
+	gslb_force_t f;
+	if (strcmp(state, "up") == 0)
+		f = GSLB_FORCE_UP;
+	else if (strcmp(state, "down") == 0)
+		f = GSLB_FORCE_DOWN;
+	else if (strcmp(state, "auto") == 0)
+		f = GSLB_FORCE_AUTO;
+	else {
+		ctl_req_fail(req, "state must be up, down or auto");
+		return;
+	}
+	long secs = 0;
+	if (dur && (secs = parse_duration_s(dur)) <= 0) {
+		ctl_req_fail(req, "for: a duration such as 90s, 10m, 2h or 1d");
+		return;
+	}
+	char err[256];
+	time_t now = time(NULL);
+	if (world_set_override(*sc->worldp, target, f, secs ? now + secs : 0, err, sizeof(err)) <
+	    0) {
+		ctl_req_fail(req, err);
+		return;
+	}
+	update(sc);
+	ctl_jw_t *jw = ctl_req_reply(req, NULL);
+	ctl_jw_key(jw, "result");
+	ctl_jw_obj(jw);
+	ctl_jw_kstr(jw, "target", target);
+	ctl_jw_kstr(jw, "state", force_names[f]);
+	ctl_jw_kint(jw, "until", secs ? (int64_t)(now + secs) : 0);
+	ctl_jw_obj_end(jw);
+	ctl_req_send(req);
+}
+
+/* ---- health ------------------------------------------------------------------------- */
+
+static void write_force(ctl_jw_t *jw, const char *key, const gslb_override_t *o)
+{
+	ctl_jw_key(jw, key);
+	ctl_jw_obj(jw);
+	ctl_jw_kstr(jw, "state", force_names[o->force]);
+	ctl_jw_kint(jw, "until", (int64_t)o->until);
+	ctl_jw_obj_end(jw);
+}
+
+static void cmd_health(ctl_req_t *req, void *arg)
+{
+	services_ctl_t *sc = arg;
+	const world_t *w = *sc->worldp;
+	const gslb_t *g = w->gslb;
+	const gslb_state_t *s = w->state;
+	ctl_jw_t *jw = ctl_req_reply(req, NULL);
+	ctl_jw_key(jw, "result");
+	ctl_jw_obj(jw);
+	ctl_jw_key(jw, "members");
+	ctl_jw_arr(jw);
+	for (unsigned i = 0; i < g->n_members; i++) {
+		ctl_jw_obj(jw);
+		ctl_jw_kstr(jw, "name", g->members[i].name);
+		ctl_jw_kstr(jw, "pool",
+			    g->members[i].pool < g->n_pools ? g->pools[g->members[i].pool].name : NULL);
+		ctl_jw_kbool(jw, "up", s->member_up[i]);
+		ctl_jw_kbool(jw, "probe_up", s->member_probe_up[i]);
+		write_force(jw, "override", &s->member_force[i]);
+		ctl_jw_obj_end(jw);
+	}
+	ctl_jw_arr_end(jw);
+	ctl_jw_key(jw, "pools");
+	ctl_jw_arr(jw);
+	for (unsigned i = 0; i < g->n_pools; i++) {
+		const gslb_pool_t *p = &g->pools[i];
+		ctl_jw_obj(jw);
+		ctl_jw_kstr(jw, "name", p->name);
+		ctl_jw_kstr(jw, "site", w->geo->site_names[p->site]);
+		ctl_jw_kbool(jw, "up", s->pool_up[i]);
+		ctl_jw_kuint(jw, "members_up", s->pool_members_up[i]);
+		ctl_jw_kuint(jw, "members", p->n_members);
+		ctl_jw_kuint(jw, "min_up", p->min_up);
+		ctl_jw_kbool(jw, "dependency_down", s->pool_dep_down[i]);
+		ctl_jw_kint(jw, "up_since", (int64_t)s->pool_up_since[i]);
+		write_force(jw, "override", &s->pool_force[i]);
+		ctl_jw_obj_end(jw);
+	}
+	ctl_jw_arr_end(jw);
+	ctl_jw_key(jw, "sites");
+	ctl_jw_arr(jw);
+	for (unsigned i = 0; i < w->geo->n_sites; i++) {
+		ctl_jw_obj(jw);
+		ctl_jw_kstr(jw, "name", w->geo->site_names[i]);
+		write_force(jw, "override", &s->site_force[i]);
+		ctl_jw_obj_end(jw);
+	}
+	ctl_jw_arr_end(jw);
+	ctl_jw_obj_end(jw);
+	ctl_req_send(req);
+}
+
+/* ---- explain --------------------------------------------------------------------------- */
+
+/* One RR of a prepared RRset as zone-file text. */
+static void rr_text(const uint8_t *owner, const uint8_t *rr, char *out, size_t len)
+{
+	char o[1024], data[1100];
+	uint16_t type = wire_get_u16(rr);
+	uint32_t ttl = wire_get_u32(rr + 4);
+	uint16_t rdlen = wire_get_u16(rr + 8);
+	const uint8_t *rd = rr + 10;
+	wire_name_to_text(owner, o, sizeof(o));
+	const char *tname = "TYPE";
+	switch (type) {
+	case WIRE_T_A:
+		tname = "A";
+		inet_ntop(AF_INET, rd, data, sizeof(data));
+		break;
+	case WIRE_T_AAAA:
+		tname = "AAAA";
+		inet_ntop(AF_INET6, rd, data, sizeof(data));
+		break;
+	case WIRE_T_CNAME:
+		tname = "CNAME";
+		wire_name_to_text(rd, data, sizeof(data));
+		break;
+	case WIRE_T_SRV: {
+		char t[1024];
+		tname = "SRV";
+		wire_name_to_text(rd + 6, t, sizeof(t));
+		snprintf(data, sizeof(data), "%u %u %u %s", wire_get_u16(rd), wire_get_u16(rd + 2),
+			 wire_get_u16(rd + 4), t);
+		break;
+	}
+	default:
+		snprintf(data, sizeof(data), "(%u bytes)", rdlen);
+	}
+	snprintf(out, len, "%s %u IN %s %s", o, ttl, tname, data);
+}
+
+static void write_rrset(ctl_jw_t *jw, const uint8_t *owner, const zone_rrset_t *s)
+{
+	const uint8_t *p = s->wire;
+	for (unsigned i = 0; i < s->count; i++) {
+		char line[2300];
+		rr_text(owner, p, line, sizeof(line));
+		ctl_jw_str(jw, line);
+		p += 10u + wire_get_u16(p + 8);
+	}
+}
+
+int services_explain(const world_t *w, const char *name, const char *qtype, const char *client,
+		     ctl_jw_t *jw, char *err, size_t errlen)
+{
+	ldns_rdf *dn = NULL;
+	if (ldns_str2rdf_dname(&dn, name) != LDNS_STATUS_OK) {
+		snprintf(err, errlen, "bad name '%s'", name);
+		return -1;
+	}
+	uint8_t lc[WIRE_NAME_MAX];
+	wire_name_lower(ldns_rdf_data(dn), lc);
+	ldns_rdf_deep_free(dn);
+	ldns_rr_type t = ldns_get_rr_type_by_name(qtype);
+	if (t == 0) {
+		snprintf(err, errlen, "unknown type '%s'", qtype);
+		return -1;
+	}
+	uint8_t off[WIRE_LABELS_MAX];
+	unsigned labels = 0, o = 0;
+	while (lc[o]) {
+		off[labels++] = (uint8_t)o;
+		o += 1u + lc[o];
+	}
+	off[labels] = (uint8_t)o;
+	const zone_t *z = zoneset_find(w->zones, lc, off, labels);
+	const zone_node_t *node = z ? zone_lookup(z, lc, o + 1) : NULL;
+	if (!node || !node->dyn) {
+		snprintf(err, errlen, "'%s' is not a service name (static data or not ours)", name);
+		return -1;
+	}
+	const gslb_t *g = w->gslb;
+	const gslb_name_t *n = node->dyn;
+	const gslb_service_t *sv = &g->services[n->service];
+
+	/* The client: an address (the packet source), or ADDR/PREFIX (ECS). */
+	struct sockaddr_storage ss = {0};
+	wire_ecs_t ecs = {0};
+	answer_client_t c = {.peer = (const struct sockaddr *)&ss};
+	char abuf[128] = "0.0.0.0";
+	unsigned plen = 0;
+	if (client) {
+		snprintf(abuf, sizeof(abuf), "%s", client);
+		char *slash = strchr(abuf, '/');
+		if (slash) {
+			*slash = '\0';
+			plen = (unsigned)atoi(slash + 1);
+			c.ecs = &ecs;
+		}
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, abuf, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		ecs.family = 1;
+		memcpy(ecs.addr, &s4->sin_addr, 4);
+		if (plen > 32)
+			plen = 32;
+	} else if (inet_pton(AF_INET6, abuf, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		ecs.family = 2;
+		memcpy(ecs.addr, &s6->sin6_addr, 16);
+		if (plen > 128)
+			plen = 128;
+	} else {
+		snprintf(err, errlen, "bad client address '%s'", abuf);
+		return -1;
+	}
+	ecs.source = (uint8_t)plen;
+	for (unsigned b = plen; b < 128; b++) /* bits beyond the prefix are zero */
+		ecs.addr[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+
+	const geo_conf_map_t *map = sv->map;
+	uint8_t addr[16];
+	unsigned source, scope;
+	bool used_ecs;
+	uint32_t cls = gslb_client_class(map, &c, addr, &source, &scope, &used_ecs);
+	geo_explain_t ex;
+	char gtext[1024] = "";
+	char gerr[256];
+	if (geo_explain(map->map, addr, source, &ex, gerr, sizeof(gerr)) == 0)
+		geo_explain_format(map->map, &ex, gtext, sizeof(gtext));
+	else
+		snprintf(gtext, sizeof(gtext), "(%s)", gerr);
+
+	char ntext[1024];
+	wire_name_to_text(n->name, ntext, sizeof(ntext));
+	ctl_jw_kstr(jw, "name", ntext);
+	ctl_jw_kstr(jw, "type", qtype);
+	ctl_jw_kstr(jw, "service", sv->name);
+	ctl_jw_kstr(jw, "kind", kind_names[n->kind]);
+	ctl_jw_key(jw, "client");
+	ctl_jw_obj(jw);
+	ctl_jw_kstr(jw, "address", abuf);
+	ctl_jw_kstr(jw, "from", used_ecs ? "ecs" : "packet source");
+	ctl_jw_kuint(jw, "source_prefix", used_ecs ? plen : (ecs.family == 1 ? 32 : 128));
+	ctl_jw_obj_end(jw);
+	ctl_jw_key(jw, "geo");
+	ctl_jw_obj(jw);
+	ctl_jw_kstr(jw, "map", map->name);
+	ctl_jw_kstr(jw, "decision", gtext);
+	ctl_jw_kuint(jw, "class", cls);
+	ctl_jw_kuint(jw, "scope", geo_scope_family(addr, scope));
+	ctl_jw_key(jw, "order");
+	ctl_jw_arr(jw);
+	unsigned norder;
+	const uint16_t *order = geo_class_sites(map->map, cls, &norder);
+	for (unsigned i = 0; i < norder; i++)
+		ctl_jw_str(jw, w->geo->site_names[order[i]]);
+	ctl_jw_arr_end(jw);
+	ctl_jw_obj_end(jw);
+
+	time_t now = time(NULL);
+	const gslb_state_t *s = w->state;
+	ctl_jw_key(jw, "candidates");
+	ctl_jw_arr(jw);
+	for (unsigned i = 0; i < norder && n->kind != GSLB_HOST; i++) {
+		unsigned p = n->pool_of_site[order[i]];
+		if (p == GSLB_NONE)
+			continue;
+		const gslb_pool_t *pool = &g->pools[p];
+		ctl_jw_obj(jw);
+		ctl_jw_kstr(jw, "site", w->geo->site_names[order[i]]);
+		ctl_jw_kstr(jw, "pool", pool->name);
+		ctl_jw_kstr(jw, "role", pool->role);
+		ctl_jw_kbool(jw, "up", s->pool_up[p]);
+		ctl_jw_kbool(jw, "usable", gslb_state_pool_usable(s, g, n->service, p, now));
+		ctl_jw_kuint(jw, "members_up", s->pool_members_up[p]);
+		ctl_jw_kuint(jw, "members", pool->n_members);
+		ctl_jw_kuint(jw, "min_up", pool->min_up);
+		ctl_jw_kbool(jw, "dependency_down", s->pool_dep_down[p]);
+		ctl_jw_key(jw, "requires");
+		ctl_jw_arr(jw);
+		for (unsigned r = 0; r < pool->n_requires; r++) {
+			ctl_jw_obj(jw);
+			ctl_jw_kstr(jw, "pool", g->pools[pool->requires[r]].name);
+			ctl_jw_kbool(jw, "up", s->pool_up[pool->requires[r]]);
+			ctl_jw_obj_end(jw);
+		}
+		ctl_jw_arr_end(jw);
+		write_force(jw, "pool_override", &s->pool_force[p]);
+		write_force(jw, "site_override", &s->site_force[pool->site]);
+		time_t since = s->pool_up_since[p];
+		long left = s->pool_up[p] && since ? (long)(since + (time_t)sv->hold_down_s - now) : 0;
+		ctl_jw_kint(jw, "hold_down_left", left > 0 ? left : 0);
+		ctl_jw_obj_end(jw);
+	}
+	ctl_jw_arr_end(jw);
+
+	/* The answer, from the prepared answers now in force. */
+	answer_plan_t plan;
+	gslb_plan(g, n, &c, (uint16_t)t, &plan);
+	const gslb_live_t *l = g->live;
+	unsigned idx = (unsigned)(n - g->names);
+	const gslb_prep_t *pr = &l->prep[idx][cls < l->n_prep[idx] ? cls : 0];
+	ctl_jw_key(jw, "answer");
+	ctl_jw_obj(jw);
+	ctl_jw_kstr(jw, "site", pr->site >= 0 ? w->geo->site_names[pr->site] : NULL);
+	ctl_jw_kbool(jw, "first_choice", pr->first_choice);
+	ctl_jw_kbool(jw, "failopen", pr->failopen);
+	ctl_jw_kuint(jw, "ttl", pr->ttl);
+	ctl_jw_kuint(jw, "ecs_scope", plan.ecs_used ? plan.scope : 0);
+	ctl_jw_key(jw, "records");
+	ctl_jw_arr(jw);
+	for (unsigned i = 0; i < plan.n_an; i++)
+		write_rrset(jw, n->name, plan.an[i]);
+	ctl_jw_arr_end(jw);
+	ctl_jw_key(jw, "additional");
+	ctl_jw_arr(jw);
+	for (unsigned i = 0; i < plan.n_ad; i++)
+		write_rrset(jw, plan.ad_owner[i], plan.ad[i]);
+	ctl_jw_arr_end(jw);
+	ctl_jw_obj_end(jw);
+	return 0;
+}
+
+static void cmd_explain(ctl_req_t *req, void *arg)
+{
+	services_ctl_t *sc = arg;
+	const ctl_json_t *a = ctl_req_args(req);
+	const char *name = ctl_json_get_str(a, "name");
+	const char *type = ctl_json_get_str(a, "type");
+	const char *client = ctl_json_get_str(a, "client");
+	if (!name) {
+		ctl_req_fail(req, "usage: explain name=NAME [type=A] [client=ADDR[/PREFIX]]");
+		return;
+	}
+	ctl_buf_t b;
+	ctl_jw_t tmp;
+	char err[256];
+	ctl_buf_init(&b);
+	ctl_jw_init(&tmp, &b);
+	ctl_jw_obj(&tmp);
+	/* Render into a scratch writer first: an error must not leave half a
+	 * result in the reply. */
+	if (services_explain(*sc->worldp, name, type ? type : "A", client, &tmp, err, sizeof(err)) <
+	    0) {
+		ctl_buf_free(&b);
+		ctl_req_fail(req, err);
+		return;
+	}
+	ctl_buf_free(&b);
+	ctl_jw_t *jw = ctl_req_reply(req, NULL);
+	ctl_jw_key(jw, "result");
+	ctl_jw_obj(jw);
+	services_explain(*sc->worldp, name, type ? type : "A", client, jw, err, sizeof(err));
+	ctl_jw_obj_end(jw);
+	ctl_req_send(req);
+}
+
+/* ---- geo ADDRESS[/PREFIX] [map=NAME] --------------------------------------------------- */
+
+static void cmd_geo(ctl_req_t *req, void *arg)
+{
+	services_ctl_t *sc = arg;
+	const world_t *w = *sc->worldp;
+	const ctl_json_t *a = ctl_req_args(req);
+	const char *address = ctl_json_get_str(a, "address");
+	const char *mapname = ctl_json_get_str(a, "map");
+	if (!address) {
+		ctl_req_fail(req, "usage: geo address=ADDR[/PREFIX] [map=NAME]");
+		return;
+	}
+	if (w->geo->n_maps == 0) {
+		ctl_req_fail(req, "no geo maps are configured");
+		return;
+	}
+	const geo_conf_map_t *m = mapname ? geo_conf_map(w->geo, mapname) : &w->geo->maps[0];
+	if (!m) {
+		ctl_req_fail(req, "no such geo map");
+		return;
+	}
+	uint8_t addr[16];
+	unsigned prefix;
+	char err[256];
+	if (geo_parse_prefix(address, addr, &prefix, err, sizeof(err)) < 0) {
+		ctl_req_fail(req, err);
+		return;
+	}
+	geo_explain_t ex;
+	if (geo_explain(m->map, addr, prefix, &ex, err, sizeof(err)) < 0) {
+		ctl_req_fail(req, err);
+		return;
+	}
+	char text[1024], pfx[128];
+	geo_explain_format(m->map, &ex, text, sizeof(text));
+	geo_prefix_format(ex.prefix, ex.scope, pfx, sizeof(pfx));
+	ctl_jw_t *jw = ctl_req_reply(req, NULL);
+	ctl_jw_key(jw, "result");
+	ctl_jw_obj(jw);
+	ctl_jw_kstr(jw, "map", m->name);
+	ctl_jw_kstr(jw, "decision", text);
+	ctl_jw_kstr(jw, "prefix", pfx);
+	ctl_jw_kuint(jw, "class", ex.cls);
+	ctl_jw_kuint(jw, "scope", geo_scope_family(addr, ex.scope));
+	ctl_jw_key(jw, "sites");
+	ctl_jw_arr(jw);
+	unsigned ns;
+	const uint16_t *sites = geo_class_sites(m->map, ex.cls, &ns);
+	for (unsigned i = 0; i < ns; i++)
+		ctl_jw_str(jw, w->geo->site_names[sites[i]]);
+	ctl_jw_arr_end(jw);
+	if (ex.db_found) {
+		ctl_jw_key(jw, "record");
+		ctl_jw_obj(jw);
+		ctl_jw_kstr(jw, "continent", ex.rec.continent);
+		ctl_jw_kstr(jw, "country", ex.rec.country);
+		ctl_jw_kstr(jw, "subdivision", ex.rec.n_subdivisions ? ex.rec.subdivisions[0] : "");
+		ctl_jw_obj_end(jw);
+	}
+	ctl_jw_obj_end(jw);
+	ctl_req_send(req);
+}
+
+services_ctl_t *services_ctl_new(struct event_base *base, ctl_t *ctl, world_t *const *worldp)
+{
+	services_ctl_t *sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		return NULL;
+	sc->base = base;
+	sc->worldp = worldp;
+	sc->timer = evtimer_new(base, on_timer, sc);
+	if (!sc->timer)
+		goto fail;
+	if (ctl && (ctl_register(ctl, "set", cmd_set, sc) < 0 ||
+		    ctl_register(ctl, "explain", cmd_explain, sc) < 0 ||
+		    ctl_register(ctl, "geo", cmd_geo, sc) < 0 ||
+		    ctl_register(ctl, "health", cmd_health, sc) < 0))
+		goto fail;
+	services_ctl_world_changed(sc);
+	return sc;
+fail:
+	services_ctl_free(sc);
+	return NULL;
+}
+
+void services_ctl_free(services_ctl_t *sc)
+{
+	if (!sc)
+		return;
+	if (sc->timer)
+		event_free(sc->timer);
+	free(sc);
+}

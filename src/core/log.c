@@ -2,23 +2,26 @@
 #include "config.h"
 #include "core/log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static log_level_t log_level = LOG_LVL_INFO;
+/* Read by every thread on every log call, written by the main thread (at
+ * start and on reload): relaxed atomics, nothing else depends on it. */
+static _Atomic int log_level = LOG_LVL_INFO;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 void log_set_level(log_level_t lvl)
 {
-	log_level = lvl;
+	atomic_store_explicit(&log_level, (int)lvl, memory_order_relaxed);
 }
 
 log_level_t log_get_level(void)
 {
-	return log_level;
+	return (log_level_t)atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 int log_level_parse(const char *word, log_level_t *out)
@@ -34,7 +37,7 @@ int log_level_parse(const char *word, log_level_t *out)
 
 void log_vmsg(log_level_t lvl, const char *fmt, va_list ap)
 {
-	if (lvl > log_level)
+	if ((int)lvl > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
 	char line[1024];
 	struct timespec ts;

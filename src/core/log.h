@@ -6,8 +6,7 @@
 
 typedef enum { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG } log_level_t;
 
-/* Set the most verbose level printed (default LOG_LVL_INFO). Not thread-safe:
- * call before threads start. */
+/* Set the most verbose level printed (default LOG_LVL_INFO). Any thread. */
 void log_set_level(log_level_t lvl);
 log_level_t log_get_level(void);
 

@@ -292,13 +292,13 @@ net_server_t *net_bind(const net_params_t *p, char *err, size_t errlen)
 	s->stats = aligned_alloc(_Alignof(stats_t), s->threads * sizeof(stats_t));
 	if (!s->addrs || !s->addr_lens || !s->bound || !s->bound_lens || !s->workers || !s->stats)
 		goto nomem;
+	/* Every field zero (counters and the zone-counter row pointer alike);
+	 * no thread runs yet, so plain stores are fine. */
+	memset(s->stats, 0, s->threads * sizeof(stats_t));
 	memcpy(s->addrs, p->addrs, s->n_addrs * sizeof(*s->addrs));
 	memcpy(s->addr_lens, p->addr_lens, s->n_addrs * sizeof(*s->addr_lens));
 	for (unsigned t = 0; t < s->threads; t++) {
 		net_worker_t *w = &s->workers[t];
-
-		for (unsigned k = 0; k < STAT_COUNT; k++)
-			atomic_init(&s->stats[t].c[k], 0);
 		w->srv = s;
 		w->id = t;
 		w->stats = &s->stats[t];

@@ -16,6 +16,20 @@
 #include "conf/server_conf.h"
 #include "ctl/json.h"
 
+/* Commands with a short form: positional words and --flags, sent as the
+ * same members as their KEY=VALUE form. */
+typedef struct cmd_form {
+	const char *cmd;
+	const char *pos[2];	/* the keys of the first two words */
+	const char *flag[2][2]; /* {"--flag", "key"} */
+} cmd_form_t;
+
+static const cmd_form_t forms[] = {
+	{"set", {"target", "state"}, {{"--for", "for"}, {NULL, NULL}}},
+	{"explain", {"name", "type"}, {{"--client", "client"}, {NULL, NULL}}},
+	{"geo", {"address", NULL}, {{"--map", "map"}, {NULL, NULL}}},
+};
+
 /* Exit codes (waymarkctl(8)). */
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
 
@@ -35,6 +49,10 @@ static void usage(FILE *f)
 		"  reload   reload configuration and zones; on failure, the errors as file:line\n"
 		"  stats    every counter, as JSON\n"
 		"  help     the commands the daemon knows\n"
+		"  set MEMBER|POOL|SITE up|down|auto [--for DURATION]   an admin override\n"
+		"  explain NAME [TYPE] [--client ADDR[/PREFIX]]         why a client gets its answer\n"
+		"  geo ADDR[/PREFIX] [--map MAP]                        where a client is placed\n"
+		"  health   members, pools and sites with their state\n"
 		"  other commands are sent as {\"cmd\":COMMAND,KEY:VALUE,...}; the result is\n"
 		"  printed as JSON\n"
 		"exit status: 0 ok, 1 the command failed, 2 usage, 3 cannot connect or no reply\n",
@@ -316,8 +334,31 @@ int main(int argc, char **argv)
 	ctl_jw_init(&w, &req);
 	ctl_jw_obj(&w);
 	ctl_jw_kstr(&w, "cmd", cmd);
+	const cmd_form_t *form = NULL;
+	for (size_t k = 0; k < sizeof(forms) / sizeof(forms[0]); k++)
+		if (strcmp(cmd, forms[k].cmd) == 0)
+			form = &forms[k];
+	unsigned npos = 0;
 	for (int i = optind + 1; i < argc; i++) {
+		/* The short forms of waymarkctl(8): positional words and
+		 * --flag VALUE, turned into the same KEY=VALUE members. */
+		const char *flag_key = NULL;
+		for (int k = 0; form && k < 2 && form->flag[k][0]; k++)
+			if (strcmp(argv[i], form->flag[k][0]) == 0)
+				flag_key = form->flag[k][1];
+		if (flag_key) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "waymarkctl: %s needs a value\n", argv[i]);
+				goto out;
+			}
+			ctl_jw_kstr(&w, flag_key, argv[++i]);
+			continue;
+		}
 		const char *eq = strchr(argv[i], '=');
+		if (!eq && form && npos < 2 && form->pos[npos]) {
+			ctl_jw_kstr(&w, form->pos[npos++], argv[i]);
+			continue;
+		}
 		if (!eq || eq == argv[i]) {
 			fprintf(stderr, "waymarkctl: argument '%s' is not KEY=VALUE\n", argv[i]);
 			goto out;

@@ -16,7 +16,7 @@ NA=192.0.2.0/24
 EU=198.51.100.0/24
 AS=203.0.113.0/24
 ctl() { "$WAYMARKCTL" -s "$CTL_SOCK" "$@" >"$WORK/ctl.out" 2>&1; }
-set_state() { ctl set "target=$1" "state=$2" || diag "set $1 $2 failed:" "$(cat "$WORK/ctl.out")"; }
+set_state() { ctl set "$1" "$2" || diag "set $1 $2 failed:" "$(cat "$WORK/ctl.out")"; }
 # no_rr PATTERN: no record line (tabs folded) contains PATTERN
 no_rr() { ! tr -s '\t ' '  ' <"$WORK/out" | grep -v '^;' | grep -qF -- "$1"; }
 q() { # q SUBNET NAME TYPE
@@ -84,7 +84,7 @@ q $NA av A
 check "NY Edge down: A/V Edge (requires the Edge) moves too" has_rr "av.$Z. 30 IN A 198.51.100.31"
 q $NA lyncdiscover A
 check "NY Edge down: NY reverse proxy still serves" has_rr "lyncdiscover.$Z. 300 IN A 192.0.2.21"
-ctl explain "name=sip.$Z" type=A "client=192.0.2.7/24"
+ctl explain "sip.$Z" A --client 192.0.2.7/24
 check "explain: London chosen, not first choice" grep -q '"site":"lon","first_choice":false' "$WORK/ctl.out"
 
 # --- recovery: hold-down keeps Alice in London for 3 s, then New York again --------------
@@ -98,6 +98,18 @@ until q $NA sip A && has_rr "sip.$Z. 300 IN A 192.0.2.11"; do
 	sleep 0.1
 done
 check "after the hold-down: New York again, long TTL" has_rr "sip.$Z. 300 IN A 192.0.2.11"
+
+# --- an override with an expiry lifts itself ------------------------------------------
+ctl set nyc-edge1 down --for 2s
+check "set --for: accepted" grep -q '"state":"down"' "$WORK/ctl.out"
+q $NA sip A
+check "set --for: the member is out at once" no_rr "192.0.2.11"
+i=0
+until q $NA sip A && has_rr "sip.$Z. 300 IN A 192.0.2.11"; do
+	i=$((i + 1)); [ $i -gt 100 ] && break
+	sleep 0.1
+done
+check "set --for: back by itself when the override expires" has_rr "sip.$Z. 300 IN A 192.0.2.11"
 
 # --- Bob: London's Front End pool loses quorum while its Edge is up ----------------------
 set_state lon-fe1 down
@@ -128,7 +140,7 @@ set_state lon auto
 ctl set target=nosuch state=down
 check "set on an unknown name fails" test $? -ne 0
 check "set on an unknown name says why" grep -q "no member, pool or site named 'nosuch'" "$WORK/ctl.out"
-ctl geo address=198.51.100.7
+ctl geo 198.51.100.7
 check "geo: a London address" grep -q '"sites":\["lon","nyc"\]' "$WORK/ctl.out"
 wm_stop
 check "clean stop" test "$WM_STATUS" -eq 0

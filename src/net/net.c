@@ -190,15 +190,65 @@ static void net_close_addr(net_server_t *s, size_t i)
 	}
 }
 
+/* Port 0: find a port that no socket at all holds, for UDP and TCP, and
+ * put it in *ss. Sockets without SO_REUSEPORT are used for that on purpose:
+ * Linux may give a SO_REUSEPORT socket that binds port 0 a port that another
+ * SO_REUSEPORT socket of the same user already has, and the two processes
+ * would then share each other's queries (seen with tests run in parallel).
+ * The probes are closed before the real sockets bind: in the short window
+ * between, another process may take the port, which the caller's EADDRINUSE
+ * retry handles. -1 with errno kept. */
+static int net_pick_port(struct sockaddr_storage *ss, socklen_t len)
+{
+	int one = 1, e, u = -1, t = -1;
+	struct sockaddr_storage b;
+	socklen_t blen = sizeof(b);
+	int v6 = ss->ss_family == AF_INET6;
+
+	u = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	t = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (u < 0 || t < 0)
+		goto fail;
+	if (v6 && (setsockopt(u, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+		   setsockopt(t, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0))
+		goto fail;
+	if (bind(u, (const struct sockaddr *)ss, len) < 0 ||
+	    getsockname(u, (struct sockaddr *)&b, &blen) < 0)
+		goto fail;
+	if (bind(t, (const struct sockaddr *)&b, blen) < 0)
+		goto fail;
+	net_set_port(ss, net_port(&b));
+	close(u);
+	close(t);
+	return 0;
+fail:
+	e = errno;
+	if (u >= 0)
+		close(u);
+	if (t >= 0)
+		close(t);
+	errno = e;
+	return -1;
+}
+
 /* One attempt at binding listen address i on every worker, UDP and TCP.
- * With port 0, worker 0's UDP socket chooses the port and every other
- * socket of this address binds that same port. -1 with errno kept. */
+ * With port 0, a free port is picked first and every socket of this address
+ * binds that same port. -1 with errno kept. */
 static int net_bind_addr_once(net_server_t *s, size_t i, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss = s->addrs[i];
 	socklen_t len = s->addr_lens[i];
 	bool wildcard = net_is_wildcard(&ss);
 	int e;
+
+	if (net_port(&ss) == 0 && net_pick_port(&ss, len) < 0) {
+		e = errno;
+		char where[INET6_ADDRSTRLEN + 16];
+		net_addr_str((const struct sockaddr *)&ss, where, sizeof(where));
+		net_err(err, errlen, "bind %s: %s", where, strerror(e));
+		errno = e;
+		return -1;
+	}
 
 	for (unsigned t = 0; t < s->threads; t++) {
 		net_worker_t *w = &s->workers[t];

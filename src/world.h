@@ -17,12 +17,25 @@
  * which the main thread replaces when health changes (world_health_update).
  * Worker threads read the world without locks. The old world is freed only
  * after a grace period (urcu_memb_synchronize_rcu). */
+/* `_explain.<name>` TXT (off unless `explain: { txt: true }`): one node per
+ * service name, answered only to clients inside `allow`. */
+typedef struct world_explain_node {
+	const gslb_name_t *target;
+	uint8_t name[WIRE_NAME_MAX];
+} world_explain_node_t;
+
 typedef struct world {
 	server_conf_t *conf;
 	zoneset_t *zones;
 	geo_conf_t *geo;
 	gslb_t *gslb;
 	gslb_state_t *state; /* main thread only */
+	bool explain_txt;
+	uint8_t (*explain_allow)[16]; /* 128-bit prefixes (IPv4 mapped) */
+	unsigned *explain_allow_bits;
+	size_t n_explain_allow;
+	world_explain_node_t *explain_nodes;
+	size_t n_explain_nodes;
 	answer_params_t answer;
 	uint64_t generation;
 	time_t loaded_at;

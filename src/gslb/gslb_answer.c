@@ -372,6 +372,9 @@ void gslb_live_free(gslb_live_t *l)
 	free(l->prep);
 	free(l->n_prep);
 	free(l->failopen_names);
+	free(l->pool_up);
+	free(l->pool_dep_down);
+	free(l->pool_members_up);
 	free(l);
 }
 
@@ -391,8 +394,17 @@ gslb_live_t *gslb_build(const gslb_t *g, const gslb_state_t *s, time_t now)
 	l->prep = calloc(g->n_names + 1, sizeof(*l->prep));
 	l->n_prep = calloc(g->n_names + 1, sizeof(*l->n_prep));
 	l->failopen_names = calloc(g->n_names + 1, sizeof(*l->failopen_names));
-	if (!l->prep || !l->n_prep || !l->failopen_names)
+	l->pool_up = calloc(g->n_pools + 1, sizeof(*l->pool_up));
+	l->pool_dep_down = calloc(g->n_pools + 1, sizeof(*l->pool_dep_down));
+	l->pool_members_up = calloc(g->n_pools + 1, sizeof(*l->pool_members_up));
+	if (!l->prep || !l->n_prep || !l->failopen_names || !l->pool_up || !l->pool_dep_down ||
+	    !l->pool_members_up)
 		goto fail;
+	for (unsigned p = 0; p < g->n_pools; p++) {
+		l->pool_up[p] = s->pool_up[p];
+		l->pool_dep_down[p] = s->pool_dep_down[p];
+		l->pool_members_up[p] = s->pool_members_up[p];
+	}
 	for (unsigned i = 0; i < g->n_names && !b.oom; i++) {
 		const gslb_name_t *n = &g->names[i];
 		const geo_map_t *map = g->services[n->service].map->map;

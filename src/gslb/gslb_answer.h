@@ -37,6 +37,11 @@ typedef struct gslb_live {
 	gslb_prep_t **prep; /* prep[name]: n_prep[name] entries, one per class or just one */
 	unsigned *n_prep;
 	unsigned *failopen_names; /* how many preps of each name failed open */
+	/* Pool health when these answers were built, for explanations read on
+	 * worker threads (the live gslb_state_t belongs to the main thread). */
+	bool *pool_up;
+	bool *pool_dep_down;
+	unsigned *pool_members_up;
 } gslb_live_t;
 
 /* Prepare every dynamic answer of `g` from the state at `now`. NULL only
@@ -49,6 +54,13 @@ void gslb_live_free(gslb_live_t *l);
  * with rcu_dereference(): call inside an RCU read-side section. */
 void gslb_plan(const void *ctx, const void *name, const answer_client_t *c, uint16_t qtype,
 	       answer_plan_t *plan);
+
+/* The `_explain.<name>` answer for dynamic name `n` (any kind but host):
+ * TXT records saying which address decided, the geo class and site order,
+ * each candidate pool's state when the answers were built, and the answer's
+ * site, TTL and fail-open, with TTL 0. Worker threads; no allocation. */
+void gslb_explain_txt(const gslb_t *g, const gslb_name_t *n, const answer_client_t *c,
+		      answer_plan_t *plan);
 
 /* The class (and 128-bit address, source bits and scope) a client falls in
  * for map `m`: ECS when present, non-zero and the map uses it, else the

@@ -136,6 +136,31 @@ ctl explain "name=sip.$Z" type=A "client=198.51.100.7/24"
 check "explain says fail-open fired" grep -q '"failopen":true' "$WORK/ctl.out"
 set_state nyc auto
 set_state lon auto
+# Both sites are back but inside their hold-down: still fail-open until it ends.
+q $EU sip A
+check "both sites held down after recovery: still answered (fail-open)" has_rr "sip.$Z. 30 IN A 198.51.100.11"
+i=0
+until q $EU sip A && has_rr "sip.$Z. 300 IN A 198.51.100.11"; do
+	i=$((i + 1)); [ $i -gt 100 ] && break
+	sleep 0.1
+done
+check "hold-down over: long TTL again" has_rr "sip.$Z. 300 IN A 198.51.100.11"
+
+# --- _explain.<name> TXT: off by default, then on for loopback, then not for us
+dq4 "_explain.sip.$Z" TXT
+check "explain TXT is off by default (NXDOMAIN)" status_is NXDOMAIN
+printf 'explain: { txt: true, allow: ["127.0.0.0/8"] }\n' >>"$WORK/waymark.yaml"
+ctl reload
+check "reload with explain on" test $? -eq 0
+dq4 +subnet=$EU "_explain.sip.$Z" TXT
+check "explain TXT: the client and where it came from" has_rr "_explain.sip.$Z. 0 IN TXT \"client 198.51.100.0/24 from ecs\""
+check "explain TXT: site order and scope" has_rr "_explain.sip.$Z. 0 IN TXT \"geo map clients class 1 scope 24 order lon,nyc\""
+check "explain TXT: the answer and its TTL" has_rr "_explain.sip.$Z. 0 IN TXT \"answer site lon ttl 300 first_choice yes failopen no\""
+sed -i 's|allow: \["127.0.0.0/8"\]|allow: ["10.0.0.0/8"]|' "$WORK/waymark.yaml"
+ctl reload
+dq4 +subnet=$EU "_explain.sip.$Z" TXT
+check "explain TXT from a network not allowed: NODATA" count_is ANSWER 0
+check "explain TXT not allowed: still NOERROR" status_is NOERROR
 
 ctl set target=nosuch state=down
 check "set on an unknown name fails" test $? -ne 0

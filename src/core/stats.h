@@ -27,6 +27,8 @@ typedef enum {
 	STAT_TCP_ACCEPTED,
 	STAT_TCP_REJECTED, /* connection limit reached */
 	STAT_TCP_TIMEOUTS,
+	STAT_DYNAMIC,  /* answers that used a service name (geo + health) */
+	STAT_FAILOPEN, /* of those, answered as if all were up: no site was usable */
 	/* Queries with a question, by QTYPE: the common types, then the rest. */
 	STAT_QTYPE_A,
 	STAT_QTYPE_NS,

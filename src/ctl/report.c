@@ -210,6 +210,11 @@ void ctl_report_metrics(const ctl_report_t *r, ctl_buf_t *b)
 		    c[STAT_DROPPED]);
 	prom_single(b, "waymark_edns_queries_total", "counter", "Queries with an OPT record.",
 		    c[STAT_EDNS]);
+	prom_single(b, "waymark_dynamic_answers_total", "counter",
+		    "Answers that used a service name (geography and health).", c[STAT_DYNAMIC]);
+	prom_single(b, "waymark_failopen_answers_total", "counter",
+		    "Dynamic answers given as if every site were up, because none was usable.",
+		    c[STAT_FAILOPEN]);
 
 	prom_head(b, "waymark_tcp_connections_total", "counter",
 		  "TCP connections, accepted or rejected at the connection limit.");

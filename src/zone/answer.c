@@ -27,6 +27,7 @@ typedef struct resp {
 	/* ECS: the longest scope of the dynamic answers used (RFC 7871 §7.2.1);
 	 * stays 0 when nothing depended on the client's address. */
 	unsigned scope;
+	bool dynamic, failopen; /* a dynamic name answered; one of them failed open */
 	/* RRsets placed in the answer, for additional-section processing. */
 	const zone_rrset_t *asets[CHAIN_MAX + 2];
 	unsigned n_asets;
@@ -124,6 +125,8 @@ static bool put_dynamic(resp_t *r, const zone_t *z, const uint8_t *owner, const 
 {
 	uint16_t qtype = r->q->qtype;
 	r->p->dyn(r->p->dyn_ctx, src->dyn, r->client, qtype, plan);
+	r->dynamic = true;
+	r->failopen |= plan->failopen;
 	if (plan->ecs_used && plan->scope > r->scope)
 		r->scope = plan->scope;
 	if (plan->cname_target && plan->n_an > 0) {
@@ -344,6 +347,10 @@ size_t answer_query_from(const answer_params_t *p, const uint8_t *req, size_t le
 	flags |= (uint16_t)(rcode & 0x0F);
 	if (aa)
 		flags |= WIRE_F_AA;
+	if (r.dynamic)
+		stats_inc(st, STAT_DYNAMIC);
+	if (r.failopen)
+		stats_inc(st, STAT_FAILOPEN);
 	if (r.tc) {
 		flags |= WIRE_F_TC;
 		stats_inc(st, STAT_TRUNCATED);

@@ -134,6 +134,9 @@ q $EU sip A
 check "all down: EU answered London (fail-open)" has_rr "sip.$Z. 30 IN A 198.51.100.11"
 ctl explain "name=sip.$Z" type=A "client=198.51.100.7/24"
 check "explain says fail-open fired" grep -q '"failopen":true' "$WORK/ctl.out"
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$WORK/out"
+check "fail-open answers are counted in /metrics" grep -Eq '^waymark_failopen_answers_total [1-9]' "$WORK/out"
+check "dynamic answers are counted in /metrics" grep -Eq '^waymark_dynamic_answers_total [1-9][0-9]' "$WORK/out"
 set_state nyc auto
 set_state lon auto
 # Both sites are back but inside their hold-down: still fail-open until it ends.

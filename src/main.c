@@ -646,6 +646,8 @@ int main(int argc, char **argv)
 	const server_conf_t *sc = w->conf;
 	if (!d.level_forced)
 		log_set_level(sc->log_level);
+	/* Overrides an operator set survive a restart (overrides_file:). */
+	world_restore_overrides(w, time(NULL));
 
 	/* Refuse root unless the config says whom to become (or the operator
 	 * insists): a DNS server has no use for root once its ports are bound. */

@@ -55,6 +55,45 @@ void services_ctl_world_changed(services_ctl_t *sc)
 	schedule(sc, gslb_state_next_event(w->state, w->gslb, now), now);
 }
 
+/* Keep overrides across a restart. A failure to write is logged: the
+ * override is in force all the same. */
+static void save(services_ctl_t *sc)
+{
+	char err[512];
+	if (world_save_overrides(*sc->worldp, err, sizeof(err)) < 0)
+		log_err("overrides not saved error=\"%s\"", err);
+}
+
+/* ---- drain POOL ------------------------------------------------------------------ */
+
+static void cmd_drain(ctl_req_t *req, void *arg)
+{
+	services_ctl_t *sc = arg;
+	const char *pool = ctl_json_get_str(ctl_req_args(req), "pool");
+	if (!pool) {
+		ctl_req_fail(req, "usage: drain POOL");
+		return;
+	}
+	char err[256];
+	time_t now = time(NULL), withdraw_at;
+	if (world_drain(*sc->worldp, pool, now, &withdraw_at, err, sizeof(err)) < 0) {
+		ctl_req_fail(req, err);
+		return;
+	}
+	update(sc);
+	save(sc);
+	ctl_jw_t *jw = ctl_req_reply(req, NULL);
+	ctl_jw_key(jw, "result");
+	ctl_jw_obj(jw);
+	ctl_jw_kstr(jw, "pool", pool);
+	ctl_jw_kint(jw, "withdraw_at", (int64_t)withdraw_at);
+	/* answers given until the withdrawal carry TTL 1 */
+	ctl_jw_kint(jw, "safe_at", (int64_t)withdraw_at + 1);
+	ctl_jw_kint(jw, "safe_in_seconds", (int64_t)(withdraw_at + 1 - now));
+	ctl_jw_obj_end(jw);
+	ctl_req_send(req);
+}
+
 /* ---- set TARGET up|down|auto [for DURATION] --------------------------------------- */
 
 /* "90", "90s", "10m", "2h", "1d" -> seconds; -1 if malformed. */
@@ -114,6 +153,7 @@ static void cmd_set(ctl_req_t *req, void *arg)
 		return;
 	}
 	update(sc);
+	save(sc);
 	ctl_jw_t *jw = ctl_req_reply(req, NULL);
 	ctl_jw_key(jw, "result");
 	ctl_jw_obj(jw);
@@ -170,6 +210,8 @@ static void cmd_health(ctl_req_t *req, void *arg)
 		ctl_jw_kuint(jw, "min_up", p->min_up);
 		ctl_jw_kbool(jw, "dependency_down", s->pool_dep_down[i]);
 		ctl_jw_kint(jw, "up_since", (int64_t)s->pool_up_since[i]);
+		ctl_jw_kint(jw, "drain_since", (int64_t)s->pool_drain_since[i]);
+		ctl_jw_kint(jw, "drain_until", (int64_t)s->pool_drain_until[i]);
 		write_force(jw, "override", &s->pool_force[i]);
 		ctl_jw_obj_end(jw);
 	}
@@ -522,7 +564,8 @@ services_ctl_t *services_ctl_new(struct event_base *base, ctl_t *ctl, world_t *c
 	if (ctl && (ctl_register(ctl, "set", cmd_set, sc) < 0 ||
 		    ctl_register(ctl, "explain", cmd_explain, sc) < 0 ||
 		    ctl_register(ctl, "geo", cmd_geo, sc) < 0 ||
-		    ctl_register(ctl, "health", cmd_health, sc) < 0))
+		    ctl_register(ctl, "health", cmd_health, sc) < 0 ||
+		    ctl_register(ctl, "drain", cmd_drain, sc) < 0))
 		goto fail;
 	services_ctl_world_changed(sc);
 	return sc;

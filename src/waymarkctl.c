@@ -28,6 +28,7 @@ static const cmd_form_t forms[] = {
 	{"set", {"target", "state"}, {{"--for", "for"}, {NULL, NULL}}},
 	{"explain", {"name", "type"}, {{"--client", "client"}, {NULL, NULL}}},
 	{"geo", {"address", NULL}, {{"--map", "map"}, {NULL, NULL}}},
+	{"drain", {"pool", NULL}, {{NULL, NULL}, {NULL, NULL}}},
 };
 
 /* Exit codes (waymarkctl(8)). */
@@ -52,6 +53,7 @@ static void usage(FILE *f)
 		"  set MEMBER|POOL|SITE up|down|auto [--for DURATION]   an admin override\n"
 		"  explain NAME [TYPE] [--client ADDR[/PREFIX]]         why a client gets its answer\n"
 		"  geo ADDR[/PREFIX] [--map MAP]                        where a client is placed\n"
+		"  drain POOL   lower its TTLs to 1 s, withdraw it when caches have let go\n"
 		"  health   members, pools and sites with their state\n"
 		"  other commands are sent as {\"cmd\":COMMAND,KEY:VALUE,...}; the result is\n"
 		"  printed as JSON\n"

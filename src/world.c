@@ -2,9 +2,12 @@
 #include "config.h"
 #include "world.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <urcu/urcu-memb.h>
 
@@ -156,6 +159,14 @@ world_t *world_load(const char *path, uint64_t generation, conf_errs_t *e)
 		goto fail;
 	if (attach_names(w, e) < 0 || load_explain(w, e) < 0)
 		goto fail;
+	const conf_node_t *of = conf_map_get(conf_root(w->conf->doc), "overrides_file");
+	if (of) {
+		const char *text;
+		if (conf_get_str(e, w->conf->doc, of, "overrides_file", &text) < 0)
+			goto fail;
+		if (!(w->overrides_file = conf_resolve_path(w->conf->doc, text)))
+			goto fail;
+	}
 	w->state = gslb_state_new(w->gslb);
 	if (!w->state)
 		goto fail;
@@ -188,6 +199,7 @@ void world_free(world_t *w)
 	free(w->explain_allow);
 	free(w->explain_allow_bits);
 	free(w->explain_nodes);
+	free(w->overrides_file);
 	gslb_state_free(w->state);
 	geo_conf_free(w->geo);
 	zoneset_free(w->zones);
@@ -242,9 +254,139 @@ int world_set_override(world_t *w, const char *name, gslb_force_t force, time_t 
 					 : &w->state->site_force[idx];
 	o->force = force;
 	o->until = force == GSLB_FORCE_AUTO ? 0 : until;
+	if (kind == 1)
+		gslb_state_undrain(w->state, idx); /* an override on a pool ends its drain */
 	static const char *const kinds[] = {"member", "pool", "site"};
 	static const char *const forces[] = {"auto", "up", "down"};
 	log_info("override set %s=%s state=%s until=%lld", kinds[kind], name, forces[force],
 		 (long long)o->until);
 	return 0;
+}
+
+int world_drain(world_t *w, const char *pool, time_t now, time_t *withdraw_at, char *err,
+		size_t errlen)
+{
+	int kind;
+	unsigned idx;
+	if (gslb_find_object(w->gslb, pool, &kind, &idx) < 0 || kind != 1) {
+		snprintf(err, errlen, "no pool named '%s'", pool);
+		return -1;
+	}
+	*withdraw_at = gslb_state_drain(w->state, w->gslb, idx, now);
+	log_info("drain started pool=%s withdraw_at=%lld", pool, (long long)*withdraw_at);
+	return 0;
+}
+
+static const char *const force_words[] = {"auto", "up", "down"};
+
+int world_save_overrides(const world_t *w, char *err, size_t errlen)
+{
+	if (!w->overrides_file)
+		return 0;
+	const gslb_t *g = w->gslb;
+	const gslb_state_t *s = w->state;
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", w->overrides_file, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "# waymarkd overrides: KIND NAME up|down|drain UNTIL [DRAIN_UNTIL]\n");
+	for (unsigned i = 0; i < g->n_members; i++)
+		if (s->member_force[i].force != GSLB_FORCE_AUTO)
+			fprintf(f, "member %s %s %lld\n", g->members[i].name,
+				force_words[s->member_force[i].force],
+				(long long)s->member_force[i].until);
+	for (unsigned i = 0; i < g->n_pools; i++) {
+		if (s->pool_force[i].force != GSLB_FORCE_AUTO)
+			fprintf(f, "pool %s %s %lld\n", g->pools[i].name,
+				force_words[s->pool_force[i].force], (long long)s->pool_force[i].until);
+		if (s->pool_drain_since[i])
+			fprintf(f, "pool %s drain %lld %lld\n", g->pools[i].name,
+				(long long)s->pool_drain_since[i], (long long)s->pool_drain_until[i]);
+	}
+	for (unsigned i = 0; i < w->geo->n_sites; i++)
+		if (s->site_force[i].force != GSLB_FORCE_AUTO)
+			fprintf(f, "site %s %s %lld\n", w->geo->site_names[i],
+				force_words[s->site_force[i].force], (long long)s->site_force[i].until);
+	/* The new file is whole on disk before it replaces the old one, and
+	 * the rename is on disk before we say it is saved. */
+	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
+	if (fclose(f) != 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, w->overrides_file) < 0)
+		rc = -1;
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", w->overrides_file, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s", w->overrides_file);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+void world_restore_overrides(world_t *w, time_t now)
+{
+	if (!w->overrides_file)
+		return;
+	FILE *f = fopen(w->overrides_file, "r");
+	if (!f) {
+		if (errno != ENOENT)
+			log_err("overrides not restored file=%s error=\"%s\"", w->overrides_file,
+				strerror(errno));
+		return;
+	}
+	char line[1024];
+	unsigned lineno = 0, applied = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char kind[16], name[512], word[16];
+		long long a = 0, b = 0;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		int n = sscanf(line, "%15s %511s %15s %lld %lld", kind, name, word, &a, &b);
+		int k;
+		unsigned idx;
+		if (n < 4 || gslb_find_object(w->gslb, name, &k, &idx) < 0 ||
+		    strcmp(kind, k == 0 ? "member" : k == 1 ? "pool" : "site") != 0) {
+			log_warn("%s:%u: override skipped (unknown name or bad line)", w->overrides_file,
+				 lineno);
+			continue;
+		}
+		if (strcmp(word, "drain") == 0 && k == 1 && n == 5) {
+			w->state->pool_drain_since[idx] = (time_t)a;
+			w->state->pool_drain_until[idx] = (time_t)b;
+			applied++;
+			continue;
+		}
+		gslb_force_t f2 = strcmp(word, "up") == 0     ? GSLB_FORCE_UP
+				  : strcmp(word, "down") == 0 ? GSLB_FORCE_DOWN
+							      : GSLB_FORCE_AUTO;
+		if (f2 == GSLB_FORCE_AUTO || (a != 0 && a <= now))
+			continue; /* expired while we were down */
+		gslb_override_t *o = k == 0 ? &w->state->member_force[idx]
+				     : k == 1 ? &w->state->pool_force[idx]
+					      : &w->state->site_force[idx];
+		o->force = f2;
+		o->until = (time_t)a;
+		applied++;
+	}
+	fclose(f);
+	gslb_state_eval(w->state, w->gslb, now);
+	gslb_live_t *live = gslb_build(w->gslb, w->state, now);
+	if (live) {
+		gslb_live_free(w->gslb->live); /* not published yet */
+		w->gslb->live = live;
+	}
+	log_info("overrides restored file=%s applied=%u", w->overrides_file, applied);
 }

@@ -36,6 +36,7 @@ typedef struct world {
 	size_t n_explain_allow;
 	world_explain_node_t *explain_nodes;
 	size_t n_explain_nodes;
+	char *overrides_file; /* `overrides_file:`, resolved; NULL: not kept */
 	answer_params_t answer;
 	uint64_t generation;
 	time_t loaded_at;
@@ -62,5 +63,21 @@ time_t world_health_update(world_t *w, time_t now);
  * -1 with a message for an unknown name. Call world_health_update after. */
 int world_set_override(world_t *w, const char *name, gslb_force_t force, time_t until, char *err,
 		       size_t errlen);
+
+/* Main thread: start draining a pool by name. *withdraw_at gets the time it
+ * leaves the answers. 0, or -1 with a message. Saves the overrides. */
+int world_drain(world_t *w, const char *pool, time_t now, time_t *withdraw_at, char *err,
+		size_t errlen);
+
+/* Main thread: write every override and drain to `overrides_file` (write a
+ * temporary file, fsync, rename, fsync the directory), so that they survive
+ * a restart. 0 when there is no file to keep or it was written; -1 with a
+ * message. */
+int world_save_overrides(const world_t *w, char *err, size_t errlen);
+
+/* Main thread, at startup, before `w` is published: apply the overrides
+ * saved in `overrides_file` (expired ones and unknown names are skipped and
+ * logged) and prepare the answers from them. */
+void world_restore_overrides(world_t *w, time_t now);
 
 #endif

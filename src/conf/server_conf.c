@@ -28,7 +28,8 @@ static const char *const metrics_keys[] = {"enabled", "listen", NULL};
 static const char *const zone_keys[] = {"name", "file", NULL};
 
 const char *const server_conf_extension_keys[] = {"geo_maps", "sites",    "pools",   "members",
-						  "checks",   "services", "explain", NULL};
+						  "checks",   "services", "explain", "overrides_file",
+						  NULL};
 
 void server_conf_free(server_conf_t *c)
 {

@@ -194,6 +194,12 @@ typedef struct gslb_state {
 	bool *pool_up;         /* quorum met, requires up, not forced down (or forced up) */
 	bool *pool_dep_down;   /* down because a required pool is down */
 	time_t *pool_up_since; /* when it last went up; 0: up since start */
+	/* Drain (waymarkctl drain POOL): from drain_since the pool's answers get
+	 * TTL 1; at drain_until (the longest TTL it was served with has run
+	 * out) it is withdrawn, until an override on the pool clears the drain.
+	 * 0: not draining. */
+	time_t *pool_drain_since;
+	time_t *pool_drain_until;
 } gslb_state_t;
 
 /* A state for `g`: every member probe-up, no override, evaluated once so that
@@ -226,6 +232,15 @@ time_t gslb_state_next_event(const gslb_state_t *s, const gslb_t *g, time_t now)
  * forcing a pool up means now). */
 bool gslb_state_pool_usable(const gslb_state_t *s, const gslb_t *g, unsigned svc, unsigned pool,
 			    time_t now);
+
+/* Start draining pool `pool` at `now`. Returns when it will be withdrawn
+ * (now + the longest `ttl` of the services answering with it); the last
+ * answers naming it expire 1 s after that. */
+time_t gslb_state_drain(gslb_state_t *s, const gslb_t *g, unsigned pool, time_t now);
+/* Stop draining (the pool's next override clears it). */
+void gslb_state_undrain(gslb_state_t *s, unsigned pool);
+/* Draining and not yet withdrawn: answers with it carry TTL 1. */
+bool gslb_state_pool_draining(const gslb_state_t *s, unsigned pool, time_t now);
 
 /* Find a member, pool or site by name: returns 0 and sets *kind (0 member,
  * 1 pool, 2 site) and *idx, or -1. Names may repeat across kinds: members

@@ -205,6 +205,19 @@ static void prep_sited(build_t *b, const gslb_name_t *n, const uint16_t *order, 
 			degraded |= !pool_all_members_up(g, s, n->pool_of_site[b->cand[i]]);
 	}
 	pr->ttl = pr->first_choice && !degraded ? sv->ttl : sv->failover_ttl;
+	/* A pool being drained: the shortest TTL, so that caches let go of it
+	 * before it is withdrawn. */
+	bool draining = false;
+	if (n->kind == GSLB_FAILOVER || n->kind == GSLB_CNAME) {
+		draining = gslb_state_pool_draining(s, n->pool_of_site[pr->site], b->now);
+	} else {
+		for (unsigned i = 0; i < ncand; i++)
+			if (b->usable[i] || pr->failopen)
+				draining |= gslb_state_pool_draining(
+					s, n->pool_of_site[b->cand[i]], b->now);
+	}
+	if (draining)
+		pr->ttl = 1;
 	uint32_t ttl = pr->ttl;
 	rrb_t a = {0}, aaaa = {0}, other = {0};
 
@@ -292,7 +305,7 @@ static void prep_weighted(build_t *b, const gslb_name_t *n, gslb_prep_t *pr)
 		return;
 	}
 	pr->site = -1;
-	bool all_up = true;
+	bool all_up = true, draining = false;
 	for (int pass = 0; pass < 2 && pr->n_cand == 0; pass++) {
 		/* pass 1 is fail-open: nothing was up, take everyone */
 		pr->failopen = pass == 1;
@@ -302,6 +315,8 @@ static void prep_weighted(build_t *b, const gslb_name_t *n, gslb_prep_t *pr)
 				continue;
 			bool usable = gslb_state_pool_usable(s, g, n->service, p, b->now);
 			all_up &= usable;
+			if (usable || pr->failopen)
+				draining |= gslb_state_pool_draining(s, p, b->now);
 			if (!usable && !pr->failopen)
 				continue;
 			bool any = pool_any_member_up(g, s, p);
@@ -317,7 +332,7 @@ static void prep_weighted(build_t *b, const gslb_name_t *n, gslb_prep_t *pr)
 			}
 		}
 	}
-	pr->ttl = all_up ? sv->ttl : sv->failover_ttl;
+	pr->ttl = draining ? 1 : all_up ? sv->ttl : sv->failover_ttl;
 	for (unsigned i = 0; i < pr->n_cand; i++) {
 		const gslb_member_t *m = &g->members[pr->cand_member[i]];
 		rrb_t a = {0}, aaaa = {0};

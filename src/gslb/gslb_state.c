@@ -18,6 +18,8 @@ void gslb_state_free(gslb_state_t *s)
 	free(s->pool_up);
 	free(s->pool_dep_down);
 	free(s->pool_up_since);
+	free(s->pool_drain_since);
+	free(s->pool_drain_until);
 	free(s);
 }
 
@@ -43,9 +45,11 @@ gslb_state_t *gslb_state_new(const gslb_t *g)
 	s->pool_dep_down = calloc(np, sizeof(*s->pool_dep_down));
 	s->pool_up_since = calloc(np, sizeof(*s->pool_up_since));
 	s->site_force = calloc(ns, sizeof(*s->site_force));
+	s->pool_drain_since = calloc(np, sizeof(*s->pool_drain_since));
+	s->pool_drain_until = calloc(np, sizeof(*s->pool_drain_until));
 	if (!s->member_probe_up || !s->member_force || !s->member_up || !s->pool_force ||
 	    !s->pool_members_up || !s->pool_up || !s->pool_dep_down || !s->pool_up_since ||
-	    !s->site_force)
+	    !s->site_force || !s->pool_drain_since || !s->pool_drain_until)
 		goto fail;
 	/* Until a prober says otherwise a member counts as up: a server with no
 	 * checks yet must not be withdrawn. */
@@ -100,7 +104,9 @@ static bool eval(gslb_state_t *s, const gslb_t *g, time_t now)
 		if (f == GSLB_FORCE_AUTO && pool->site < s->n_sites)
 			f = s->site_force[pool->site].force;
 		bool up, dep_down = false;
-		if (f != GSLB_FORCE_AUTO) {
+		if (s->pool_drain_until[p] && now >= s->pool_drain_until[p]) {
+			up = false; /* drained: withdrawn */
+		} else if (f != GSLB_FORCE_AUTO) {
 			up = f == GSLB_FORCE_UP;
 		} else {
 			bool requires_up = true;
@@ -164,6 +170,10 @@ time_t gslb_state_next_event(const gslb_state_t *s, const gslb_t *g, time_t now)
 			if (ov[k][i].force != GSLB_FORCE_AUTO && ov[k][i].until != 0)
 				earliest(&best, ov[k][i].until > now ? ov[k][i].until : now);
 
+	for (unsigned p = 0; p < s->n_pools; p++)
+		if (s->pool_drain_until[p] > now)
+			earliest(&best, s->pool_drain_until[p]);
+
 	/* A hold-down belongs to a service, and a pool may serve several
 	 * services with different hold-downs: look at every name's pools. */
 	for (unsigned i = 0; i < g->n_names; i++) {
@@ -214,10 +224,41 @@ void gslb_state_carry(gslb_state_t *s, const gslb_t *g, const gslb_state_t *old,
 		 * stays up keeps its up_since (a running hold-down goes on). */
 		s->pool_up[i] = old->pool_up[j];
 		s->pool_up_since[i] = old->pool_up_since[j];
+		s->pool_drain_since[i] = old->pool_drain_since[j];
+		s->pool_drain_until[i] = old->pool_drain_until[j];
 	}
 	for (unsigned i = 0; i < s->n_sites; i++) {
 		int j = geo_conf_site(old_g->geo, g->geo->site_names[i]);
 		if (j >= 0 && (unsigned)j < old->n_sites)
 			s->site_force[i] = old->site_force[j];
 	}
+}
+
+time_t gslb_state_drain(gslb_state_t *s, const gslb_t *g, unsigned pool, time_t now)
+{
+	/* Clients may hold an answer naming the pool for the longest TTL any
+	 * service gave it with: withdraw only when that has run out. */
+	uint32_t ttl = 0;
+	for (unsigned i = 0; i < g->n_names; i++) {
+		const gslb_name_t *nm = &g->names[i];
+		for (unsigned site = 0; nm->pool_of_site && site < s->n_sites; site++)
+			if (nm->pool_of_site[site] == pool && g->services[nm->service].ttl > ttl)
+				ttl = g->services[nm->service].ttl;
+	}
+	if (!s->pool_drain_since[pool]) {
+		s->pool_drain_since[pool] = now;
+		s->pool_drain_until[pool] = now + (time_t)ttl;
+	}
+	return s->pool_drain_until[pool];
+}
+
+void gslb_state_undrain(gslb_state_t *s, unsigned pool)
+{
+	s->pool_drain_since[pool] = 0;
+	s->pool_drain_until[pool] = 0;
+}
+
+bool gslb_state_pool_draining(const gslb_state_t *s, unsigned pool, time_t now)
+{
+	return s->pool_drain_since[pool] && now < s->pool_drain_until[pool];
 }

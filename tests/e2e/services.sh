@@ -9,6 +9,7 @@ sed -e 's|^listen:.*|listen: ["127.0.0.1:0", "[::1]:0"]|' \
 	-e "s|database: ../geo/lab.mmdb|database: $top_srcdir/geo/lab.mmdb|" \
 	-e 's|hold_down: 600s|hold_down: 3s|' \
 	"$top_srcdir/zones/example.yaml" >"$WORK/waymark.yaml"
+printf 'overrides_file: overrides.state\n' >>"$WORK/waymark.yaml"
 wm_start "$WORK/waymark.yaml" || bail "waymarkd did not start"
 
 Z=lyncweb.contoso.test
@@ -164,6 +165,27 @@ ctl reload
 dq4 +subnet=$EU "_explain.sip.$Z" TXT
 check "explain TXT from a network not allowed: NODATA" count_is ANSWER 0
 check "explain TXT not allowed: still NOERROR" status_is NOERROR
+
+# --- drain, and overrides that survive a restart ---------------------------------
+ctl drain nyc-edge
+check "drain: withdrawal when the 300 s TTL has run out" grep -q '"safe_in_seconds":301' "$WORK/ctl.out"
+q $NA sip A
+check "drain: answers naming the pool carry TTL 1" has_rr "sip.$Z. 1 IN A 192.0.2.11"
+set_state lon-edge2 down
+wm_stop
+check "overrides are on disk" grep -q "^pool nyc-edge drain " "$WORK/overrides.state"
+check "member override on disk" grep -q "^member lon-edge2 down 0$" "$WORK/overrides.state"
+wm_start "$WORK/waymark.yaml" || bail "waymarkd did not restart"
+check "restart: overrides restored" grep -q "overrides restored file=.* applied=2" "$WORK/daemon.log"
+q $NA sip A
+check "restart: the drain goes on (TTL 1)" has_rr "sip.$Z. 1 IN A 192.0.2.11"
+q $EU sip A
+check "restart: London Edge 2 still down" no_rr "198.51.100.12"
+set_state nyc-edge auto
+set_state lon-edge2 auto
+q $NA sip A
+check "set auto ends the drain" no_rr "sip.$Z. 1 IN A"
+check "overrides file emptied" test "$(grep -vc '^#' "$WORK/overrides.state")" -eq 0
 
 ctl set target=nosuch state=down
 check "set on an unknown name fails" test $? -ne 0

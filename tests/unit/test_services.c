@@ -362,3 +362,37 @@ Test(services, sticky_weighted_moves_only_the_failed_members_clients)
 	cr_assert_gt(on_n1, 0);
 	cr_assert_eq(moved, 0, "%d clients of other Edges moved", moved);
 }
+
+Test(services, drain_lowers_the_ttl_then_withdraws)
+{
+	answer_plan_t p;
+	rebuild(100);
+	int kind;
+	unsigned pool;
+	cr_assert_eq(gslb_find_object(g, "nyc-edge", &kind, &pool), 0);
+	/* withdrawn when the longest TTL it was served with (300 s) has run out */
+	cr_assert_eq(gslb_state_drain(st, g, pool, 100), 400);
+	rebuild(100);
+	ask("fo", WIRE_T_A, "10.1.0.5", NULL, 0, &p);
+	expect_a(&p, "192.0.2.11,192.0.2.12", 1);
+	ask("fo", WIRE_T_A, "10.2.0.5", NULL, 0, &p);
+	expect_a(&p, "198.51.100.11,198.51.100.12", 300); /* London answers do not name it */
+	ask("mu", WIRE_T_A, "10.2.0.5", NULL, 0, &p);
+	expect_a(&p, "198.51.100.11,198.51.100.12,192.0.2.11", 1); /* multi does */
+	cr_assert_eq(gslb_state_next_event(st, g, 100), 400);
+	rebuild(399);
+	ask("fo", WIRE_T_A, "10.1.0.5", NULL, 0, &p);
+	expect_a(&p, "192.0.2.11,192.0.2.12", 1);
+	rebuild(400);
+	ask("fo", WIRE_T_A, "10.1.0.5", NULL, 0, &p);
+	expect_a(&p, "198.51.100.11,198.51.100.12", 30); /* withdrawn */
+	/* draining again does not restart the clock */
+	cr_assert_eq(gslb_state_drain(st, g, pool, 450), 400);
+	gslb_state_undrain(st, pool);
+	rebuild(500);
+	ask("fo", WIRE_T_A, "10.1.0.5", NULL, 0, &p);
+	expect_a(&p, "198.51.100.11,198.51.100.12", 30); /* back up, in hold-down */
+	rebuild(1100);
+	ask("fo", WIRE_T_A, "10.1.0.5", NULL, 0, &p);
+	expect_a(&p, "192.0.2.11,192.0.2.12", 300);
+}

@@ -790,13 +790,14 @@ Test(server_conf, top_level)
 
 	/* Every extension section is accepted, whatever its content. */
 	server_conf_t *c = server_ok("listen: '*'\ngeo_maps: 1\nsites: []\npools: {}\n"
-				     "members: x\nchecks: []\nservices: {}\nlog_level: error\n");
+				     "members: x\nchecks: []\nservices: {}\nexplain: {}\n"
+				     "overrides_file: x\nlog_level: error\n");
 	cr_assert_eq(c->log_level, LOG_LVL_ERR);
 	server_conf_free(c);
 	size_t n = 0;
 	while (server_conf_extension_keys[n])
 		n++;
-	cr_assert_eq(n, 6);
+	cr_assert_eq(n, 8);
 }
 
 Test(server_conf, zones)

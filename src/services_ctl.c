@@ -96,28 +96,6 @@ static void cmd_drain(ctl_req_t *req, void *arg)
 
 /* ---- set TARGET up|down|auto [for DURATION] --------------------------------------- */
 
-/* "90", "90s", "10m", "2h", "1d" -> seconds; -1 if malformed. */
-static long parse_duration_s(const char *s)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || v < 0)
-		return -1;
-	long mul = 1;
-	if (*end == 's')
-		end++;
-	else if (*end == 'm')
-		mul = 60, end++;
-	else if (*end == 'h')
-		mul = 3600, end++;
-	else if (*end == 'd')
-		mul = 86400, end++;
-	if (*end || v > 366L * 86400 / mul)
-		return -1;
-	return v * mul;
-}
-
 static void cmd_set(ctl_req_t *req, void *arg)
 {
 	services_ctl_t *sc = arg;
@@ -141,9 +119,14 @@ static void cmd_set(ctl_req_t *req, void *arg)
 		return;
 	}
 	long secs = 0;
-	if (dur && (secs = parse_duration_s(dur)) <= 0) {
-		ctl_req_fail(req, "for: a duration such as 90s, 10m, 2h or 1d");
-		return;
+	if (dur) {
+		/* the config's duration syntax; rounded up to whole seconds */
+		uint64_t ms;
+		if (conf_parse_duration_ms(dur, &ms) < 0 || ms == 0 || ms > 3650ull * 86400000) {
+			ctl_req_fail(req, "for: a duration such as 90s, 1.5m, 2h or 1d (at most 10 years)");
+			return;
+		}
+		secs = (long)((ms + 999) / 1000);
 	}
 	char err[256];
 	time_t now = time(NULL);
@@ -231,6 +214,35 @@ static void cmd_health(ctl_req_t *req, void *arg)
 
 /* ---- explain --------------------------------------------------------------------------- */
 
+/* A client as an operator types it: "ADDR" or "ADDR/PREFIX". Unlike `nets:`
+ * in the config, bits beyond the prefix are simply dropped: "192.0.2.7/24"
+ * means that client's /24. *p128 is the prefix in the 128-bit space. */
+static int parse_client(const char *text, uint8_t a16[16], unsigned *p128, bool *has_prefix,
+			char *err, size_t errlen)
+{
+	char addr[128];
+	snprintf(addr, sizeof(addr), "%s", text);
+	char *slash = strchr(addr, '/');
+	*has_prefix = slash != NULL;
+	if (slash)
+		*slash = '\0';
+	if (geo_parse_prefix(addr, a16, p128, err, errlen) < 0)
+		return -1;
+	if (!slash)
+		return 0;
+	char *end;
+	unsigned long plen = strtoul(slash + 1, &end, 10);
+	unsigned max = geo_addr_is_v4(a16) ? 32 : 128;
+	if (end == slash + 1 || *end || plen > max) {
+		snprintf(err, errlen, "'%s': the prefix length must be 0..%u", text, max);
+		return -1;
+	}
+	*p128 = (unsigned)plen + (max == 32 ? 96 : 0);
+	for (unsigned b = *p128; b < 128; b++)
+		a16[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+	return 0;
+}
+
 /* One RR of a prepared RRset as zone-file text. */
 static void rr_text(const uint8_t *owner, const uint8_t *rr, char *out, size_t len)
 {
@@ -312,42 +324,40 @@ int services_explain(const world_t *w, const char *name, const char *qtype, cons
 	const gslb_name_t *n = node->dyn;
 	const gslb_service_t *sv = &g->services[n->service];
 
-	/* The client: an address (the packet source), or ADDR/PREFIX (ECS). */
+	/* The client: an address (the packet source), or ADDR/PREFIX (ECS),
+	 * read with the same rules as `geo` (no bits beyond the prefix). */
 	struct sockaddr_storage ss = {0};
 	wire_ecs_t ecs = {0};
 	answer_client_t c = {.peer = (const struct sockaddr *)&ss};
 	char abuf[128] = "0.0.0.0";
-	unsigned plen = 0;
+	uint8_t a16[16];
+	unsigned p128;
+	bool has_prefix = false;
+	if (parse_client(client ? client : "0.0.0.0", a16, &p128, &has_prefix, err, errlen) < 0)
+		return -1;
+	if (has_prefix)
+		c.ecs = &ecs;
 	if (client) {
 		snprintf(abuf, sizeof(abuf), "%s", client);
-		char *slash = strchr(abuf, '/');
-		if (slash) {
-			*slash = '\0';
-			plen = (unsigned)atoi(slash + 1);
-			c.ecs = &ecs;
-		}
+		*strchrnul(abuf, '/') = '\0';
 	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, abuf, &s4->sin_addr) == 1) {
+	unsigned plen;
+	if (geo_addr_is_v4(a16)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, a16 + 12, 4);
 		ecs.family = 1;
-		memcpy(ecs.addr, &s4->sin_addr, 4);
-		if (plen > 32)
-			plen = 32;
-	} else if (inet_pton(AF_INET6, abuf, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		ecs.family = 2;
-		memcpy(ecs.addr, &s6->sin6_addr, 16);
-		if (plen > 128)
-			plen = 128;
+		memcpy(ecs.addr, a16 + 12, 4);
+		plen = p128 - 96;
 	} else {
-		snprintf(err, errlen, "bad client address '%s'", abuf);
-		return -1;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, a16, 16);
+		ecs.family = 2;
+		memcpy(ecs.addr, a16, 16);
+		plen = p128;
 	}
 	ecs.source = (uint8_t)plen;
-	for (unsigned b = plen; b < 128; b++) /* bits beyond the prefix are zero */
-		ecs.addr[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
 
 	const geo_conf_map_t *map = sv->map;
 	uint8_t addr[16];
@@ -419,8 +429,13 @@ int services_explain(const world_t *w, const char *name, const char *qtype, cons
 		ctl_jw_arr_end(jw);
 		write_force(jw, "pool_override", &s->pool_force[p]);
 		write_force(jw, "site_override", &s->site_force[pool->site]);
+		/* Only a pool that is up and not usable yet is held down (a pool
+		 * forced up is usable at once). */
 		time_t since = s->pool_up_since[p];
-		long left = s->pool_up[p] && since ? (long)(since + (time_t)sv->hold_down_s - now) : 0;
+		bool usable = gslb_state_pool_usable(s, g, n->service, p, now);
+		long left = s->pool_up[p] && !usable && since
+				    ? (long)(since + (time_t)sv->hold_down_s - now)
+				    : 0;
 		ctl_jw_kint(jw, "hold_down_left", left > 0 ? left : 0);
 		ctl_jw_obj_end(jw);
 	}
@@ -511,8 +526,9 @@ static void cmd_geo(ctl_req_t *req, void *arg)
 	}
 	uint8_t addr[16];
 	unsigned prefix;
+	bool has_prefix;
 	char err[256];
-	if (geo_parse_prefix(address, addr, &prefix, err, sizeof(err)) < 0) {
+	if (parse_client(address, addr, &prefix, &has_prefix, err, sizeof(err)) < 0) {
 		ctl_req_fail(req, err);
 		return;
 	}

@@ -671,6 +671,11 @@ static int parse_duration(const char *s, uint64_t *out_ms)
 }
 
 /* The shortest exact spelling of a duration, for messages. */
+int conf_parse_duration_ms(const char *s, uint64_t *out_ms)
+{
+	return parse_duration(s, out_ms);
+}
+
 static void format_duration(uint64_t ms, char *buf, size_t size)
 {
 	static const struct {

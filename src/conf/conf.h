@@ -100,4 +100,9 @@ int conf_get_sockaddr(conf_errs_t *e, const conf_doc_t *d, const conf_node_t *n,
  * dir(conf file)/rel. */
 char *conf_resolve_path(const conf_doc_t *d, const char *rel);
 
+/* The duration syntax of conf_get_duration_ms ("250ms", "1.5s", "2m", "1h",
+ * "1d", a bare number of seconds) for text from elsewhere (the control
+ * socket). 0, or -1 if `s` is not a duration. */
+int conf_parse_duration_ms(const char *s, uint64_t *out_ms);
+
 #endif

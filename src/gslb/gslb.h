@@ -233,6 +233,9 @@ time_t gslb_state_next_event(const gslb_state_t *s, const gslb_t *g, time_t now)
 bool gslb_state_pool_usable(const gslb_state_t *s, const gslb_t *g, unsigned svc, unsigned pool,
 			    time_t now);
 
+/* Forced up (its own override, or its site's): no hold-down applies. */
+bool gslb_state_pool_forced_up(const gslb_state_t *s, const gslb_t *g, unsigned pool);
+
 /* Start draining pool `pool` at `now`. Returns when it will be withdrawn
  * (now + the longest `ttl` of the services answering with it); the last
  * answers naming it expire 1 s after that. */

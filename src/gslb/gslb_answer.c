@@ -187,7 +187,16 @@ static void prep_sited(build_t *b, const gslb_name_t *n, const uint16_t *order, 
 	pr->ttl = sv->failover_ttl;
 	if (ncand == 0)
 		return; /* the service has no pool at any site of this order: NODATA */
-	/* Fail open: no usable site in the client's order. A broken health check
+	/* No usable site, but some are up inside their hold-down (after they
+	 * all were down): take those. The hold-down keeps clients from bouncing
+	 * between working sites; it must not push them to a fail-open pick. */
+	for (unsigned i = 0; chosen < 0 && i < ncand; i++)
+		if (s->pool_up[n->pool_of_site[b->cand[i]]])
+			chosen = (int)i;
+	if (chosen >= 0 && !b->usable[chosen])
+		for (unsigned i = 0; i < ncand; i++)
+			b->usable[i] = s->pool_up[n->pool_of_site[b->cand[i]]];
+	/* Fail open: no site in the client's order is up. A broken health check
 	 * must not take the service off the air: answer as if all were up. */
 	pr->failopen = chosen < 0;
 	if (pr->failopen)
@@ -306,19 +315,20 @@ static void prep_weighted(build_t *b, const gslb_name_t *n, gslb_prep_t *pr)
 	}
 	pr->site = -1;
 	bool all_up = true, draining = false;
-	for (int pass = 0; pass < 2 && pr->n_cand == 0; pass++) {
-		/* pass 1 is fail-open: nothing was up, take everyone */
-		pr->failopen = pass == 1;
+	/* pass 0: usable pools; 1: up ones inside their hold-down; 2: fail-open,
+	 * nothing was up: everyone */
+	for (int pass = 0; pass < 3 && pr->n_cand == 0; pass++) {
+		pr->failopen = pass == 2;
 		for (unsigned site = 0; site < nsites; site++) {
 			unsigned p = n->pool_of_site[site];
 			if (p == GSLB_NONE)
 				continue;
 			bool usable = gslb_state_pool_usable(s, g, n->service, p, b->now);
 			all_up &= usable;
-			if (usable || pr->failopen)
-				draining |= gslb_state_pool_draining(s, p, b->now);
-			if (!usable && !pr->failopen)
+			bool take = pass == 0 ? usable : pass == 1 ? s->pool_up[p] : true;
+			if (!take)
 				continue;
+			draining |= gslb_state_pool_draining(s, p, b->now);
 			bool any = pool_any_member_up(g, s, p);
 			for (unsigned k = 0; k < g->pools[p].n_members; k++) {
 				unsigned m = g->pools[p].members[k];
@@ -390,6 +400,7 @@ void gslb_live_free(gslb_live_t *l)
 	free(l->pool_up);
 	free(l->pool_dep_down);
 	free(l->pool_members_up);
+	free(l->pool_hold_from);
 	free(l);
 }
 
@@ -412,13 +423,16 @@ gslb_live_t *gslb_build(const gslb_t *g, const gslb_state_t *s, time_t now)
 	l->pool_up = calloc(g->n_pools + 1, sizeof(*l->pool_up));
 	l->pool_dep_down = calloc(g->n_pools + 1, sizeof(*l->pool_dep_down));
 	l->pool_members_up = calloc(g->n_pools + 1, sizeof(*l->pool_members_up));
+	l->pool_hold_from = calloc(g->n_pools + 1, sizeof(*l->pool_hold_from));
 	if (!l->prep || !l->n_prep || !l->failopen_names || !l->pool_up || !l->pool_dep_down ||
-	    !l->pool_members_up)
+	    !l->pool_members_up || !l->pool_hold_from)
 		goto fail;
 	for (unsigned p = 0; p < g->n_pools; p++) {
 		l->pool_up[p] = s->pool_up[p];
 		l->pool_dep_down[p] = s->pool_dep_down[p];
 		l->pool_members_up[p] = s->pool_members_up[p];
+		if (s->pool_up[p] && !gslb_state_pool_forced_up(s, g, p))
+			l->pool_hold_from[p] = s->pool_up_since[p];
 	}
 	for (unsigned i = 0; i < g->n_names && !b.oom; i++) {
 		const gslb_name_t *n = &g->names[i];

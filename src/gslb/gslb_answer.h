@@ -42,6 +42,7 @@ typedef struct gslb_live {
 	bool *pool_up;
 	bool *pool_dep_down;
 	unsigned *pool_members_up;
+	time_t *pool_hold_from; /* its hold-down runs from here (0: none applies) */
 } gslb_live_t;
 
 /* Prepare every dynamic answer of `g` from the state at `now`. NULL only

@@ -1062,6 +1062,27 @@ static void build_hosts(load_t *ld)
 
 /* ---- load and free ------------------------------------------------------------------- */
 
+/* `waymarkctl set NAME` finds a member, pool or site by name: one name must
+ * not stand for two of them. */
+static void check_unique_names(load_t *ld)
+{
+	const gslb_t *g = ld->g;
+	const char *file = conf_doc_file(ld->d);
+	for (unsigned i = 0; i < g->n_pools; i++) {
+		for (unsigned m = 0; m < g->n_members; m++)
+			if (strcmp(g->pools[i].name, g->members[m].name) == 0)
+				conf_err_raw(ld->e, "%s:%u: pool '%s' has the name of a member (line %u)",
+					     file, g->pools[i].line, g->pools[i].name, g->members[m].line);
+		if (g->geo && geo_conf_site(g->geo, g->pools[i].name) >= 0)
+			conf_err_raw(ld->e, "%s:%u: pool '%s' has the name of a site", file,
+				     g->pools[i].line, g->pools[i].name);
+	}
+	for (unsigned m = 0; g->geo && m < g->n_members; m++)
+		if (geo_conf_site(g->geo, g->members[m].name) >= 0)
+			conf_err_raw(ld->e, "%s:%u: member '%s' has the name of a site", file,
+				     g->members[m].line, g->members[m].name);
+}
+
 gslb_t *gslb_load(const conf_doc_t *d, const geo_conf_t *geo, const char *const *zone_names,
 		  size_t n_zones, conf_errs_t *e)
 {
@@ -1102,6 +1123,7 @@ gslb_t *gslb_load(const conf_doc_t *d, const geo_conf_t *geo, const char *const 
 	if (ld.oom)
 		goto fail;
 	build_hosts(&ld);
+	check_unique_names(&ld);
 	if (ld.oom || e->count != before)
 		goto fail;
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <urcu/urcu-memb.h>
 
@@ -83,10 +84,17 @@ void gslb_explain_txt(const gslb_t *g, const gslb_name_t *n, const answer_client
 		if (p == GSLB_NONE)
 			continue;
 		const gslb_pool_t *pool = &g->pools[p];
-		add_line("site %s pool %s %s members %u/%u min_up %u%s", g->geo->site_names[order[i]],
-			 pool->name, l->pool_up[p] ? "up" : "down", l->pool_members_up[p],
-			 pool->n_members, pool->min_up,
-			 l->pool_dep_down[p] ? " (a required pool is down)" : "");
+		time_t from = l->pool_hold_from[p], now = time(NULL);
+		long held = from && now < from + (time_t)sv->hold_down_s
+				    ? (long)(from + (time_t)sv->hold_down_s - now)
+				    : 0;
+		char hold[64] = "";
+		if (held > 0)
+			snprintf(hold, sizeof(hold), " (held down %lds more)", held);
+		add_line("site %s pool %s %s members %u/%u min_up %u%s%s",
+			 g->geo->site_names[order[i]], pool->name, l->pool_up[p] ? "up" : "down",
+			 l->pool_members_up[p], pool->n_members, pool->min_up,
+			 l->pool_dep_down[p] ? " (a required pool is down)" : "", hold);
 	}
 	add_line("answer site %s ttl %u first_choice %s failopen %s",
 		 pr->site >= 0 ? g->geo->site_names[pr->site] : "-", pr->ttl,

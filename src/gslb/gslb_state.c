@@ -262,3 +262,8 @@ bool gslb_state_pool_draining(const gslb_state_t *s, unsigned pool, time_t now)
 {
 	return s->pool_drain_since[pool] && now < s->pool_drain_until[pool];
 }
+
+bool gslb_state_pool_forced_up(const gslb_state_t *s, const gslb_t *g, unsigned pool)
+{
+	return pool_forced_up(s, g, pool);
+}

@@ -93,6 +93,10 @@ set_state nyc-edge1 auto
 set_state nyc-edge2 auto
 q $NA sip A
 check "recovered: held down, still London" has_rr "sip.$Z. 30 IN A 198.51.100.11"
+ctl explain "sip.$Z" A --client 192.0.2.7/24
+check "explain: New York is held down" grep -Eq '"pool":"nyc-edge".*"hold_down_left":[1-3][,}]' "$WORK/ctl.out"
+ctl geo 198.51.100.200/25
+check "geo: bits beyond the prefix are dropped (198.51.100.128/25 looked up)" grep -q 'database prefix 198.51.100.128/25' "$WORK/ctl.out"
 i=0
 until q $NA sip A && has_rr "sip.$Z. 300 IN A 192.0.2.11"; do
 	i=$((i + 1)); [ $i -gt 100 ] && break
@@ -142,7 +146,7 @@ set_state nyc auto
 set_state lon auto
 # Both sites are back but inside their hold-down: still fail-open until it ends.
 q $EU sip A
-check "both sites held down after recovery: still answered (fail-open)" has_rr "sip.$Z. 30 IN A 198.51.100.11"
+check "both sites held down after recovery: the first up site, not fail-open" has_rr "sip.$Z. 30 IN A 198.51.100.11"
 i=0
 until q $EU sip A && has_rr "sip.$Z. 300 IN A 198.51.100.11"; do
 	i=$((i + 1)); [ $i -gt 100 ] && break
@@ -207,5 +211,6 @@ bad "unknown pool" 's|requires: \[nyc-fe\] }|requires: [nyc-nope] }|' "nyc-nope"
 bad "cyclic requires" 's|members: \[nyc-fe1, nyc-fe2, nyc-fe3\], min_up: majority }|members: [nyc-fe1, nyc-fe2, nyc-fe3], min_up: majority, requires: [nyc-av] }|' "cyclic"
 bad "min_up larger than the pool" 's|min_up: majority }|min_up: 5 }|' "min_up"
 bad "weight 0" 's|weight: 50|weight: 0|' "weight"
+bad "a pool named like a site" 's|^  nyc-av: |  nyc: |' "has the name of a site"
 bad "a service name on static data" 's|      meet: { kind: cname|      ns1: { kind: failover }\n      meet: { kind: cname|' "static data"
 tap_done

@@ -396,3 +396,31 @@ Test(services, drain_lowers_the_ttl_then_withdraws)
 	ask("fo", WIRE_T_A, "10.1.0.5", NULL, 0, &p);
 	expect_a(&p, "192.0.2.11,192.0.2.12", 300);
 }
+
+Test(services, all_back_but_held_down_is_not_fail_open)
+{
+	answer_plan_t p;
+	force("nyc", GSLB_FORCE_DOWN);
+	force("lon", GSLB_FORCE_DOWN);
+	rebuild(100);
+	ask("fo", WIRE_T_A, "10.1.0.5", NULL, 0, &p);
+	cr_assert(p.failopen);
+	force("nyc", GSLB_FORCE_AUTO);
+	force("lon", GSLB_FORCE_AUTO);
+	rebuild(1000); /* both up again, both inside their 600 s hold-down */
+	ask("fo", WIRE_T_A, "10.1.0.5", NULL, 0, &p);
+	expect_a(&p, "192.0.2.11,192.0.2.12", 30);
+	cr_assert(!p.failopen, "an up site in hold-down beats failing open");
+	ask("we", WIRE_T_A, "10.1.0.5", "10.9.1.0", 24, &p);
+	cr_assert_eq(p.n_an, 1);
+	cr_assert(!p.failopen);
+	ask("sr", WIRE_T_SRV, "10.2.0.5", NULL, 0, &p);
+	cr_assert_eq(p.an[0]->count, 4);
+	cr_assert(!p.failopen);
+	/* with New York still down, London (held down) is taken, not fail-open */
+	force("nyc-edge", GSLB_FORCE_DOWN);
+	rebuild(1001);
+	ask("fo", WIRE_T_A, "10.1.0.5", NULL, 0, &p);
+	expect_a(&p, "198.51.100.11,198.51.100.12", 30);
+	cr_assert(!p.failopen);
+}

@@ -95,6 +95,41 @@ static struct {
 	conf_errs_t errs;
 } ld;
 
+/* ---- startup ------------------------------------------------------------------------------ */
+
+static void on_first_round_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(bool *)arg = true;
+}
+
+/* Run the main loop (probe results, health updates) until the first round
+ * of health checks is in, bounded by its longest interval plus timeout. */
+static void wait_first_round(void)
+{
+	uint64_t max_ms = services_ctl_first_round_ms(d.svc);
+	if (max_ms == 0 || services_ctl_probes_ready(d.svc))
+		return;
+	log_info("waiting for the first round of health checks max_ms=%llu",
+		 (unsigned long long)max_ms);
+	bool passed = false;
+	struct event *t = evtimer_new(d.base, on_first_round_deadline, &passed);
+	struct timeval tv = {.tv_sec = (time_t)(max_ms / 1000),
+			     .tv_usec = (suseconds_t)(max_ms % 1000) * 1000};
+	if (!t || evtimer_add(t, &tv) < 0) {
+		if (t)
+			event_free(t);
+		return;
+	}
+	while (!passed && !services_ctl_probes_ready(d.svc))
+		event_base_loop(d.base, EVLOOP_ONCE);
+	event_free(t);
+	/* the results' health update may still be pending: publish it now */
+	event_base_loop(d.base, EVLOOP_NONBLOCK);
+	log_info("first round of health checks %s", passed ? "timed out" : "done");
+}
+
 /* ---- the query path ---------------------------------------------------------------------- */
 
 static size_t handle_query(void *ctx, net_query_t *q)
@@ -427,6 +462,9 @@ static void on_load_done(evutil_socket_t fd, short what, void *arg)
 		/* Health lives on the main thread: take it over now, not on the
 		 * loader, which must not read the world being served. */
 		world_carry_health(s->w, current->w, time(NULL));
+		/* The prober reads the old world's checks: stop it before that
+		 * world can be freed; world_changed starts the new world's. */
+		services_ctl_stop_probes(d.svc);
 		served_t *old = rcu_xchg_pointer(&current, s);
 		d.world = s->w;
 		urcu_memb_synchronize_rcu(); /* no worker holds `old` any more */
@@ -753,6 +791,15 @@ int main(int argc, char **argv)
 		log_warn("running as root allowed=--allow-root");
 	}
 
+	/* Health checks start now, as the configured user; dynamic names are
+	 * answered only once every target has a first result (or the first
+	 * round's longest interval plus timeout has passed), so that the first
+	 * answers already leave dead servers out. */
+	if (services_ctl_start_probes(d.svc, err, sizeof(err)) < 0) {
+		log_err("startup failed error=\"%s\"", err);
+		goto out;
+	}
+	wait_first_round();
 	if (net_start(d.net, err, sizeof(err)) < 0) {
 		log_err("startup failed error=\"%s\"", err);
 		goto out;

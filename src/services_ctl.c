@@ -17,6 +17,9 @@ struct services_ctl {
 	struct event_base *base;
 	world_t *const *worldp;
 	struct event *timer;
+	struct event *dirty; /* made active by probe results: one update per burst */
+	prober_t *prober;
+	size_t unknown; /* targets without a first result yet */
 };
 
 static const char *const force_names[] = {"auto", "up", "down"};
@@ -53,6 +56,101 @@ void services_ctl_world_changed(services_ctl_t *sc)
 	world_t *w = *sc->worldp;
 	time_t now = time(NULL);
 	schedule(sc, gslb_state_next_event(w->state, w->gslb, now), now);
+	char err[256];
+	if (services_ctl_start_probes(sc, err, sizeof(err)) < 0)
+		log_err("health checks not started error=\"%s\"", err);
+}
+
+/* ---- the prober -------------------------------------------------------------------------- */
+
+static void on_dirty(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	update(arg);
+}
+
+/* A probe result, on the main thread. Every result updates the target's
+ * status (waymarkctl health); a member's up/down is what the answers use. */
+static void on_probe_result(const probe_result_t *r, void *arg)
+{
+	services_ctl_t *sc = arg;
+	world_t *w = *sc->worldp;
+	if (r->target >= w->n_targets)
+		return;
+	world_probe_status_t *st = &w->probe_status[r->target];
+	time_t now = time(NULL);
+	if (st->state == PROBE_UNKNOWN && r->state != PROBE_UNKNOWN && sc->unknown > 0)
+		sc->unknown--;
+	if (r->state != st->state)
+		st->since = now;
+	st->state = r->state;
+	snprintf(st->reason, sizeof(st->reason), "%s", r->reason);
+	st->latency_us = r->latency_us;
+	st->cert_days_left = r->cert_days_left;
+	st->probes++;
+	st->failures += !r->ok;
+	const char *member = w->gslb->members[r->member].name;
+	if (r->changed)
+		log_info("check state changed member=%s check=%s state=%s reason=\"%s\" "
+			 "latency_ms=%.1f",
+			 member, w->probe->checks[r->check].name,
+			 r->state == PROBE_UP ? "up" : r->state == PROBE_DOWN ? "down" : "unknown",
+			 r->reason, (double)r->latency_us / 1000.0);
+	if (r->member_state == PROBE_UNKNOWN)
+		return;
+	bool up = r->member_state == PROBE_UP;
+	if (w->state->member_probe_up[r->member] != up) {
+		w->state->member_probe_up[r->member] = up;
+		log_info("member state changed member=%s state=%s reason=\"%s\"", member,
+			 up ? "up" : "down", r->reason);
+		event_active(sc->dirty, 0, 0);
+	}
+}
+
+int services_ctl_start_probes(services_ctl_t *sc, char *err, size_t errlen)
+{
+	world_t *w = *sc->worldp;
+	services_ctl_stop_probes(sc);
+	sc->unknown = w->n_targets;
+	if (w->n_targets == 0)
+		return 0;
+	sc->prober = prober_new(w->probe, w->targets, w->n_targets, on_probe_result, sc, err, errlen);
+	if (!sc->prober)
+		return -1;
+	prober_report_all(sc->prober, true);
+	if (prober_set_notify(sc->prober, sc->base) < 0 || prober_start(sc->prober, err, errlen) < 0) {
+		prober_free(sc->prober);
+		sc->prober = NULL;
+		return -1;
+	}
+	log_info("health checks started targets=%zu checks=%zu", w->n_targets, w->probe->n_checks);
+	return 0;
+}
+
+void services_ctl_stop_probes(services_ctl_t *sc)
+{
+	if (!sc->prober)
+		return;
+	prober_free(sc->prober); /* stops and joins the thread first */
+	sc->prober = NULL;
+}
+
+bool services_ctl_probes_ready(const services_ctl_t *sc)
+{
+	return sc->unknown == 0;
+}
+
+uint64_t services_ctl_first_round_ms(const services_ctl_t *sc)
+{
+	const world_t *w = *sc->worldp;
+	uint64_t worst = 0;
+	for (size_t i = 0; i < w->n_targets; i++) {
+		const probe_check_t *c = &w->probe->checks[w->targets[i].check];
+		if (c->interval_ms + c->timeout_ms > worst)
+			worst = c->interval_ms + c->timeout_ms;
+	}
+	return worst;
 }
 
 /* Keep overrides across a restart. A failure to write is logged: the
@@ -177,6 +275,29 @@ static void cmd_health(ctl_req_t *req, void *arg)
 		ctl_jw_kbool(jw, "up", s->member_up[i]);
 		ctl_jw_kbool(jw, "probe_up", s->member_probe_up[i]);
 		write_force(jw, "override", &s->member_force[i]);
+		ctl_jw_key(jw, "checks");
+		ctl_jw_arr(jw);
+		for (size_t t = 0; t < w->n_targets; t++) {
+			if (w->targets[t].member != i)
+				continue;
+			const world_probe_status_t *ps = &w->probe_status[t];
+			const probe_check_t *c = &w->probe->checks[w->targets[t].check];
+			ctl_jw_obj(jw);
+			ctl_jw_kstr(jw, "check", c->name);
+			ctl_jw_kstr(jw, "kind", probe_kind_name(c->kind));
+			ctl_jw_kstr(jw, "state", ps->state == PROBE_UP     ? "up"
+						 : ps->state == PROBE_DOWN ? "down"
+									   : "unknown");
+			ctl_jw_kint(jw, "since", (int64_t)ps->since);
+			ctl_jw_kstr(jw, "last", ps->reason);
+			ctl_jw_kuint(jw, "latency_us", ps->latency_us);
+			ctl_jw_kuint(jw, "probes", ps->probes);
+			ctl_jw_kuint(jw, "failures", ps->failures);
+			if (c->kind == PROBE_TLS || c->kind == PROBE_HTTPS || (c->kind == PROBE_SIP && c->sip_tls))
+				ctl_jw_kint(jw, "cert_days_left", ps->cert_days_left);
+			ctl_jw_obj_end(jw);
+		}
+		ctl_jw_arr_end(jw);
 		ctl_jw_obj_end(jw);
 	}
 	ctl_jw_arr_end(jw);
@@ -575,7 +696,8 @@ services_ctl_t *services_ctl_new(struct event_base *base, ctl_t *ctl, world_t *c
 	sc->base = base;
 	sc->worldp = worldp;
 	sc->timer = evtimer_new(base, on_timer, sc);
-	if (!sc->timer)
+	sc->dirty = event_new(base, -1, 0, on_dirty, sc);
+	if (!sc->timer || !sc->dirty)
 		goto fail;
 	if (ctl && (ctl_register(ctl, "set", cmd_set, sc) < 0 ||
 		    ctl_register(ctl, "explain", cmd_explain, sc) < 0 ||
@@ -583,7 +705,8 @@ services_ctl_t *services_ctl_new(struct event_base *base, ctl_t *ctl, world_t *c
 		    ctl_register(ctl, "health", cmd_health, sc) < 0 ||
 		    ctl_register(ctl, "drain", cmd_drain, sc) < 0))
 		goto fail;
-	services_ctl_world_changed(sc);
+	time_t now = time(NULL);
+	schedule(sc, gslb_state_next_event((*worldp)->state, (*worldp)->gslb, now), now);
 	return sc;
 fail:
 	services_ctl_free(sc);
@@ -594,7 +717,10 @@ void services_ctl_free(services_ctl_t *sc)
 {
 	if (!sc)
 		return;
+	services_ctl_stop_probes(sc);
 	if (sc->timer)
 		event_free(sc->timer);
+	if (sc->dirty)
+		event_free(sc->dirty);
 	free(sc);
 }

@@ -16,8 +16,19 @@ typedef struct services_ctl services_ctl_t;
 /* Register `set`, `explain`, `geo` and `health` on `ctl` (which may be NULL:
  * then only the timer runs). NULL on allocation or registration failure. */
 services_ctl_t *services_ctl_new(struct event_base *base, ctl_t *ctl, world_t *const *worldp);
-/* A new world was published: reschedule the timer for it. */
+/* A new world was published: reschedule the timer, and start probing its
+ * members (the previous world's prober must have been stopped). */
 void services_ctl_world_changed(services_ctl_t *sc);
+
+/* Start probing the current world's targets. 0, or -1 with a message. */
+int services_ctl_start_probes(services_ctl_t *sc, char *err, size_t errlen);
+/* Stop the prober: before the world it probes is replaced or freed. */
+void services_ctl_stop_probes(services_ctl_t *sc);
+/* Every target has a first result (or there is nothing to probe). */
+bool services_ctl_probes_ready(const services_ctl_t *sc);
+/* How long the first round may take at most: the longest interval plus its
+ * timeout, in ms (0: nothing to probe). */
+uint64_t services_ctl_first_round_ms(const services_ctl_t *sc);
 void services_ctl_free(services_ctl_t *sc);
 
 /* The answer `name` `qtype` would get for a client, as JSON members written

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,72 @@ static int load_explain(world_t *w, conf_errs_t *e)
 	return rc;
 }
 
+/* The probe targets: one per (member, check) that members name. A member
+ * with checks starts down (it is unproven) unless all of its checks say
+ * `initial: up`; one without keeps the default: up. */
+static int load_targets(world_t *w, conf_errs_t *e)
+{
+	const conf_doc_t *d = w->conf->doc;
+	const gslb_t *g = w->gslb;
+	size_t cap = 0;
+	for (unsigned m = 0; m < g->n_members; m++)
+		if (g->members[m].checks)
+			cap += conf_kind(g->members[m].checks) == CONF_SEQ ? conf_len(g->members[m].checks)
+									    : 1;
+	w->targets = calloc(cap + 1, sizeof(*w->targets));
+	w->target_addrs = calloc(cap + 1, sizeof(*w->target_addrs));
+	w->probe_status = calloc(cap + 1, sizeof(*w->probe_status));
+	if (!w->targets || !w->target_addrs || !w->probe_status)
+		return -1;
+	int rc = 0;
+	for (unsigned m = 0; m < g->n_members; m++) {
+		const gslb_member_t *mb = &g->members[m];
+		const conf_node_t *cn = mb->checks;
+		if (!cn)
+			continue;
+		size_t n = conf_kind(cn) == CONF_SEQ ? conf_len(cn) : 1;
+		bool all_up = n > 0;
+		for (size_t i = 0; i < n; i++) {
+			const conf_node_t *item = conf_kind(cn) == CONF_SEQ ? conf_seq_at(cn, i) : cn;
+			const char *name;
+			if (conf_get_str(e, d, item, "checks", &name) < 0) {
+				rc = -1;
+				continue;
+			}
+			long c = probe_conf_find(w->probe, name);
+			if (c < 0) {
+				conf_err(e, d, item, "member '%s': no check named '%s' in 'checks:'",
+					 mb->name, name);
+				rc = -1;
+				continue;
+			}
+			size_t t = w->n_targets++;
+			struct sockaddr_storage *ss = &w->target_addrs[t];
+			if (mb->probe.family == 4) {
+				struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+				s4->sin_family = AF_INET;
+				memcpy(&s4->sin_addr, mb->probe.a, 4);
+				w->targets[t].addr_len = sizeof(*s4);
+			} else {
+				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+				s6->sin6_family = AF_INET6;
+				memcpy(&s6->sin6_addr, mb->probe.a, 16);
+				w->targets[t].addr_len = sizeof(*s6);
+			}
+			w->targets[t].member = m;
+			w->targets[t].check = (unsigned)c;
+			w->targets[t].addr = (const struct sockaddr *)ss;
+			w->targets[t].host = NULL;
+			w->probe_status[t].state = PROBE_UNKNOWN;
+			snprintf(w->probe_status[t].reason, sizeof(w->probe_status[t].reason),
+				 "not probed yet");
+			all_up &= w->probe->checks[c].initial == PROBE_INITIAL_UP;
+		}
+		w->state->member_probe_up[m] = all_up;
+	}
+	return rc;
+}
+
 /* Make every name of every service a dynamic name of its zone. */
 static int attach_names(world_t *w, conf_errs_t *e)
 {
@@ -170,6 +237,10 @@ world_t *world_load(const char *path, uint64_t generation, conf_errs_t *e)
 	w->state = gslb_state_new(w->gslb);
 	if (!w->state)
 		goto fail;
+	w->probe = probe_conf_load(w->conf->doc, e);
+	if (!w->probe || load_targets(w, e) < 0)
+		goto fail;
+	gslb_state_settle(w->state, w->gslb);
 	time_t now = time(NULL);
 	gslb_state_eval(w->state, w->gslb, now);
 	w->gslb->live = gslb_build(w->gslb, w->state, now);
@@ -200,6 +271,10 @@ void world_free(world_t *w)
 	free(w->explain_allow_bits);
 	free(w->explain_nodes);
 	free(w->overrides_file);
+	free(w->targets);
+	free(w->target_addrs);
+	free(w->probe_status);
+	probe_conf_free(w->probe);
 	gslb_state_free(w->state);
 	geo_conf_free(w->geo);
 	zoneset_free(w->zones);

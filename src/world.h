@@ -9,6 +9,7 @@
 #include "geo/geo_conf.h"
 #include "gslb/gslb.h"
 #include "gslb/gslb_answer.h"
+#include "probe/probe.h"
 #include "zone/answer.h"
 #include "zone/zone.h"
 
@@ -24,6 +25,16 @@ typedef struct world_explain_node {
 	uint8_t name[WIRE_NAME_MAX];
 } world_explain_node_t;
 
+/* What the prober last said about one (member, check) target. Main thread. */
+typedef struct world_probe_status {
+	probe_state_t state;
+	time_t since; /* when it last changed (0: never probed) */
+	char reason[128];
+	uint64_t latency_us;
+	int cert_days_left;
+	uint64_t probes, failures;
+} world_probe_status_t;
+
 typedef struct world {
 	server_conf_t *conf;
 	zoneset_t *zones;
@@ -37,6 +48,13 @@ typedef struct world {
 	world_explain_node_t *explain_nodes;
 	size_t n_explain_nodes;
 	char *overrides_file; /* `overrides_file:`, resolved; NULL: not kept */
+	/* Health checks: `checks:`, and one target per (member, check) named
+	 * in the members' `checks:`. Probed by the main thread's prober. */
+	probe_conf_t *probe;
+	probe_target_t *targets;
+	struct sockaddr_storage *target_addrs;
+	size_t n_targets;
+	world_probe_status_t *probe_status; /* n_targets, main thread only */
 	answer_params_t answer;
 	uint64_t generation;
 	time_t loaded_at;

@@ -82,6 +82,10 @@ typedef struct gslb_member {
 	bool host_relative;
 	unsigned pool; /* the pool it belongs to, or GSLB_NONE if no pool lists it */
 	unsigned line;
+	/* `checks: [NAME, ...]`, the health checks it must pass (all of them),
+	 * as written: the prober's config resolves the names. NULL: none. The
+	 * node belongs to the config document. */
+	const conf_node_t *checks;
 } gslb_member_t;
 
 typedef enum { GSLB_QUORUM_COUNT, GSLB_QUORUM_PERCENT, GSLB_QUORUM_MAJORITY } gslb_quorum_t;
@@ -200,6 +204,9 @@ typedef struct gslb_state {
 	 * 0: not draining. */
 	time_t *pool_drain_since;
 	time_t *pool_drain_until;
+	/* Has been up: a pool's first time up (unproven members just proven,
+	 * a new pool) starts no hold-down; only a recovery does. */
+	bool *pool_seen_up;
 } gslb_state_t;
 
 /* A state for `g`: every member probe-up, no override, evaluated once so that
@@ -232,6 +239,10 @@ time_t gslb_state_next_event(const gslb_state_t *s, const gslb_t *g, time_t now)
  * forcing a pool up means now). */
 bool gslb_state_pool_usable(const gslb_state_t *s, const gslb_t *g, unsigned svc, unsigned pool,
 			    time_t now);
+
+/* Member probe states were set before anything was known (at load): take
+ * them as the state at start, with no hold-down for anything. */
+void gslb_state_settle(gslb_state_t *s, const gslb_t *g);
 
 /* Forced up (its own override, or its site's): no hold-down applies. */
 bool gslb_state_pool_forced_up(const gslb_state_t *s, const gslb_t *g, unsigned pool);

@@ -283,7 +283,7 @@ static int find_pool(const gslb_t *g, const char *name)
 
 static void load_member(load_t *ld, unsigned i, const conf_node_t *key, const conf_node_t *v)
 {
-	static const char *const keys[] = {"address", "answer", "weight", "host", NULL};
+	static const char *const keys[] = {"address", "answer", "weight", "host", "checks", NULL};
 	gslb_member_t *m = &ld->g->members[i];
 	const conf_node_t *n;
 	char what[300];
@@ -305,6 +305,10 @@ static void load_member(load_t *ld, unsigned i, const conf_node_t *key, const co
 	}
 	if ((n = conf_map_get(v, "weight")))
 		get_weight(ld, n, &m->weight);
+	if ((n = conf_map_get(v, "checks"))) {
+		if (conf_kind(n) == CONF_SCALAR || conf_expect(ld->e, ld->d, n, CONF_SEQ, "checks") == 0)
+			m->checks = n; /* one name, or a list of names */
+	}
 	if ((n = conf_map_get(v, "host"))) {
 		const char *text, *why;
 		uint8_t w[WIRE_NAME_MAX];

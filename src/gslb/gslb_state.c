@@ -20,6 +20,7 @@ void gslb_state_free(gslb_state_t *s)
 	free(s->pool_up_since);
 	free(s->pool_drain_since);
 	free(s->pool_drain_until);
+	free(s->pool_seen_up);
 	free(s);
 }
 
@@ -47,9 +48,10 @@ gslb_state_t *gslb_state_new(const gslb_t *g)
 	s->site_force = calloc(ns, sizeof(*s->site_force));
 	s->pool_drain_since = calloc(np, sizeof(*s->pool_drain_since));
 	s->pool_drain_until = calloc(np, sizeof(*s->pool_drain_until));
+	s->pool_seen_up = calloc(np, sizeof(*s->pool_seen_up));
 	if (!s->member_probe_up || !s->member_force || !s->member_up || !s->pool_force ||
 	    !s->pool_members_up || !s->pool_up || !s->pool_dep_down || !s->pool_up_since ||
-	    !s->site_force || !s->pool_drain_since || !s->pool_drain_until)
+	    !s->site_force || !s->pool_drain_since || !s->pool_drain_until || !s->pool_seen_up)
 		goto fail;
 	/* Until a prober says otherwise a member counts as up: a server with no
 	 * checks yet must not be withdrawn. */
@@ -57,7 +59,7 @@ gslb_state_t *gslb_state_new(const gslb_t *g)
 		s->member_probe_up[i] = true;
 	/* Time 0 makes every pool that comes up here "up since start": no
 	 * hold-down at startup, when there is nothing to hold down from. */
-	eval(s, g, 0);
+	gslb_state_settle(s, g);
 	return s;
 fail:
 	gslb_state_free(s);
@@ -118,9 +120,10 @@ static bool eval(gslb_state_t *s, const gslb_t *g, time_t now)
 		}
 
 		if (up && !s->pool_up[p]) {
-			s->pool_up_since[p] = now;
+			s->pool_up_since[p] = s->pool_seen_up[p] ? now : 0;
 			changed = true;
 		}
+		s->pool_seen_up[p] |= up;
 		changed |= up != s->pool_up[p] || dep_down != s->pool_dep_down[p] ||
 			   up_count != s->pool_members_up[p];
 		s->pool_up[p] = up;
@@ -226,6 +229,7 @@ void gslb_state_carry(gslb_state_t *s, const gslb_t *g, const gslb_state_t *old,
 		s->pool_up_since[i] = old->pool_up_since[j];
 		s->pool_drain_since[i] = old->pool_drain_since[j];
 		s->pool_drain_until[i] = old->pool_drain_until[j];
+		s->pool_seen_up[i] = old->pool_seen_up[j];
 	}
 	for (unsigned i = 0; i < s->n_sites; i++) {
 		int j = geo_conf_site(old_g->geo, g->geo->site_names[i]);
@@ -266,4 +270,14 @@ bool gslb_state_pool_draining(const gslb_state_t *s, unsigned pool, time_t now)
 bool gslb_state_pool_forced_up(const gslb_state_t *s, const gslb_t *g, unsigned pool)
 {
 	return pool_forced_up(s, g, pool);
+}
+
+void gslb_state_settle(gslb_state_t *s, const gslb_t *g)
+{
+	/* Time 0: every pool that is up is "up since start". */
+	for (unsigned p = 0; p < s->n_pools; p++) {
+		s->pool_up[p] = false;
+		s->pool_seen_up[p] = false;
+	}
+	eval(s, g, 0);
 }

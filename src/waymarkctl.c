@@ -44,6 +44,7 @@ static void usage(FILE *f)
 		"  -s, --socket SOCKET   the daemon's control socket (default %s)\n"
 		"  -c, --config CONFIG   read the socket path from the daemon's configuration\n"
 		"  -t, --timeout SECONDS how long to wait for the reply (default 60)\n"
+		"  -j, --json            print the result as JSON, also for status and health\n"
 		"  -h, --help            this text;  -V, --version  the version\n"
 		"commands:\n"
 		"  status   version, uptime, listeners, threads, zones and serials, counters\n"
@@ -213,6 +214,75 @@ static const char *str_or(const ctl_json_t *o, const char *key, const char *dflt
 	return s ? s : dflt;
 }
 
+static bool bool_of(const ctl_json_t *o, const char *key)
+{
+	const ctl_json_t *v = ctl_json_get(o, key);
+	return v && v->type == CTL_JSON_BOOL && v->b;
+}
+
+static void clock_text(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (t <= 0 || !gmtime_r(&tt, &tm))
+		snprintf(buf, len, "-");
+	else
+		strftime(buf, len, "%H:%M:%SZ", &tm);
+}
+
+/* `health` for people: one line per check, then the pools. */
+static void print_health(const ctl_json_t *r)
+{
+	printf("%-14s %-12s %-5s %-14s %-6s %-7s %-10s %9s  %s\n", "MEMBER", "POOL", "UP", "CHECK",
+	       "KIND", "STATE", "SINCE", "LATENCY", "LAST RESULT");
+	const ctl_json_t *ms = ctl_json_get(r, "members");
+	for (const ctl_json_t *m = ms ? ms->child : NULL; m; m = m->next) {
+		const ctl_json_t *o = ctl_json_get(m, "override");
+		const char *force = str_or(o, "state", "auto");
+		char up[16];
+		snprintf(up, sizeof(up), "%s%s", bool_of(m, "up") ? "up" : "down",
+			 strcmp(force, "auto") ? "*" : "");
+		const ctl_json_t *cs = ctl_json_get(m, "checks");
+		if (!cs || !cs->child) {
+			printf("%-14s %-12s %-5s %-14s\n", str_or(m, "name", "?"), str_or(m, "pool", "-"),
+			       up, "(no checks)");
+			continue;
+		}
+		for (const ctl_json_t *c = cs->child; c; c = c->next) {
+			char since[16], lat[32];
+			const ctl_json_t *sv = ctl_json_get(c, "since");
+			clock_text(sv && sv->is_int ? sv->i : 0, since, sizeof(since));
+			snprintf(lat, sizeof(lat), "%.1fms",
+				 (double)ctl_json_get_uint(c, "latency_us", 0) / 1000.0);
+			printf("%-14s %-12s %-5s %-14s %-6s %-7s %-10s %9s  %s\n",
+			       c == cs->child ? str_or(m, "name", "?") : "",
+			       c == cs->child ? str_or(m, "pool", "-") : "", c == cs->child ? up : "",
+			       str_or(c, "check", "?"), str_or(c, "kind", "?"), str_or(c, "state", "?"),
+			       since, lat, str_or(c, "last", ""));
+		}
+	}
+	printf("\n%-14s %-6s %-5s %-9s %s\n", "POOL", "SITE", "UP", "MEMBERS", "NOTE");
+	const ctl_json_t *ps = ctl_json_get(r, "pools");
+	for (const ctl_json_t *p = ps ? ps->child : NULL; p; p = p->next) {
+		char mem[32], note[96] = "";
+		snprintf(mem, sizeof(mem), "%llu/%llu (%llu)",
+			 (unsigned long long)ctl_json_get_uint(p, "members_up", 0),
+			 (unsigned long long)ctl_json_get_uint(p, "members", 0),
+			 (unsigned long long)ctl_json_get_uint(p, "min_up", 0));
+		if (bool_of(p, "dependency_down"))
+			snprintf(note, sizeof(note), "a required pool is down");
+		const char *force = str_or(ctl_json_get(p, "override"), "state", "auto");
+		if (strcmp(force, "auto"))
+			snprintf(note + strlen(note), sizeof(note) - strlen(note), "%sforced %s",
+				 note[0] ? "; " : "", force);
+		if (ctl_json_get_uint(p, "drain_until", 0))
+			snprintf(note + strlen(note), sizeof(note) - strlen(note), "%sdraining",
+				 note[0] ? "; " : "");
+		printf("%-14s %-6s %-5s %-9s %s\n", str_or(p, "name", "?"), str_or(p, "site", "?"),
+		       bool_of(p, "up") ? "up" : "down", mem, note);
+	}
+}
+
 static void print_status(const ctl_json_t *r)
 {
 	uint64_t up = ctl_json_get_uint(r, "uptime_seconds", 0);
@@ -283,9 +353,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, 's'},  {"config", required_argument, NULL, 'c'},
 	    {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+	    {"version", no_argument, NULL, 'V'},       {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *config = NULL;
+	bool json_out = false;
 	char *sock_owned = NULL;
 	unsigned long timeout = 60;
 	ctl_buf_t req, reply, out;
@@ -296,7 +368,7 @@ int main(int argc, char **argv)
 	ctl_buf_init(&req);
 	ctl_buf_init(&reply);
 	ctl_buf_init(&out);
-	while ((c = getopt_long(argc, argv, "+s:c:t:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:c:t:jhV", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 's':
@@ -313,6 +385,9 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'j':
+			json_out = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -419,8 +494,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	const ctl_json_t *result = ctl_json_get(rep, "result");
-	if (strcmp(cmd, "status") == 0 && result && result->type == CTL_JSON_OBJ) {
+	if (strcmp(cmd, "status") == 0 && result && result->type == CTL_JSON_OBJ && !json_out) {
 		print_status(result);
+	} else if (strcmp(cmd, "health") == 0 && result && result->type == CTL_JSON_OBJ &&
+		   !json_out) {
+		print_health(result);
 	} else if (strcmp(cmd, "reload") == 0 && result && result->type == CTL_JSON_OBJ) {
 		printf("reload ok: generation %llu, %llu zone(s), %llu ms\n",
 		       (unsigned long long)ctl_json_get_uint(result, "generation", 0),

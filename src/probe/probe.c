@@ -455,6 +455,10 @@ static void tls_reason(probe_run_t *r, struct bufferevent *bev, int sock_err)
 	} else if (v != X509_V_OK) {
 		run_finish(r, false, "certificate verify failed: %s",
 			   X509_verify_cert_error_string(v));
+	} else if (sock_err == ECONNREFUSED || sock_err == ETIMEDOUT || sock_err == ENETUNREACH ||
+		   sock_err == EHOSTUNREACH || sock_err == ECONNRESET) {
+		/* the connection itself failed: say so, not OpenSSL's echo of it */
+		errno_reason(r, sock_err, "TLS");
 	} else if (e) {
 		const char *s = ERR_reason_error_string(e);
 

@@ -213,6 +213,14 @@ static void served_carry(served_t *s, const served_t *old)
 
 /* Fill `r` from the live counters. Returns -1 on allocation failure;
  * free zones/workers with report_free(). */
+static void status_health(ctl_jw_t *w, void *arg)
+{
+	ctl_jw_key(w, "health");
+	ctl_jw_obj(w);
+	services_ctl_health_json(arg, w);
+	ctl_jw_obj_end(w);
+}
+
 static int report_fill(ctl_report_t *r)
 {
 	const served_t *s = current; /* the main thread is its only writer */
@@ -257,6 +265,8 @@ static int report_fill(ctl_report_t *r)
 	r->last_reload = d.last_reload;
 	r->last_reload_ok = d.last_reload_ok;
 	r->reloading = ld.running;
+	r->status_extra = d.svc ? status_health : NULL;
+	r->status_extra_arg = d.svc;
 	return 0;
 }
 
@@ -305,6 +315,7 @@ static void http_metrics(ctl_buf_t *out, void *arg)
 		return;
 	}
 	ctl_report_metrics(&r, out);
+	services_ctl_metrics(d.svc, out);
 	report_free(&r);
 }
 

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 #include <ldns/ldns.h>
 
 #include "core/log.h"
+#include "ctl/report.h"
 
 struct services_ctl {
 	struct event_base *base;
@@ -20,7 +22,34 @@ struct services_ctl {
 	struct event *dirty; /* made active by probe results: one update per burst */
 	prober_t *prober;
 	size_t unknown; /* targets without a first result yet */
+	/* For /metrics; main thread only, kept across reloads. */
+	uint64_t check_transitions, member_transitions;
+	uint64_t latency_buckets[12], latency_count;
+	double latency_sum;
+	uint64_t failures[16];
 };
+
+/* Probe latency histogram bounds, seconds (the last bucket is +Inf). */
+static const double latency_le[11] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+				      0.1,   0.25,	  0.5,	 1,    2.5};
+
+/* Failure reasons, by class: the detail after a colon or a number is left out. */
+static const char *const failure_class[] = {
+	"connect refused", "timeout", "unreachable", "connection reset", "HTTP",	"certificate",
+	"TLS",		   "STUN",    "SIP",	     "exit",		"body",	"other"};
+enum { N_FAILURE_CLASS = sizeof(failure_class) / sizeof(failure_class[0]) };
+
+static unsigned classify(const char *reason)
+{
+	for (unsigned i = 0; i + 1 < N_FAILURE_CLASS; i++)
+		if (strncasecmp(reason, failure_class[i], strlen(failure_class[i])) == 0)
+			return i;
+	if (strstr(reason, "certificate"))
+		return 5;
+	if (strstr(reason, "body"))
+		return 10;
+	return N_FAILURE_CLASS - 1;
+}
 
 static const char *const force_names[] = {"auto", "up", "down"};
 static const char *const kind_names[] = {"failover", "multi", "weighted", "srv", "cname", "host"};
@@ -90,6 +119,16 @@ static void on_probe_result(const probe_result_t *r, void *arg)
 	st->cert_days_left = r->cert_days_left;
 	st->probes++;
 	st->failures += !r->ok;
+	double secs = (double)r->latency_us / 1e6;
+	unsigned b = 0;
+	while (b < 11 && secs > latency_le[b])
+		b++;
+	sc->latency_buckets[b]++;
+	sc->latency_count++;
+	sc->latency_sum += secs;
+	if (!r->ok)
+		sc->failures[classify(r->reason)]++;
+	sc->check_transitions += r->changed;
 	const char *member = w->gslb->members[r->member].name;
 	if (r->changed)
 		log_info("check state changed member=%s check=%s state=%s reason=\"%s\" "
@@ -104,6 +143,7 @@ static void on_probe_result(const probe_result_t *r, void *arg)
 		w->state->member_probe_up[r->member] = up;
 		log_info("member state changed member=%s state=%s reason=\"%s\"", member,
 			 up ? "up" : "down", r->reason);
+		sc->member_transitions++;
 		event_active(sc->dirty, 0, 0);
 	}
 }
@@ -256,15 +296,11 @@ static void write_force(ctl_jw_t *jw, const char *key, const gslb_override_t *o)
 	ctl_jw_obj_end(jw);
 }
 
-static void cmd_health(ctl_req_t *req, void *arg)
+void services_ctl_health_json(const services_ctl_t *sc, ctl_jw_t *jw)
 {
-	services_ctl_t *sc = arg;
 	const world_t *w = *sc->worldp;
 	const gslb_t *g = w->gslb;
 	const gslb_state_t *s = w->state;
-	ctl_jw_t *jw = ctl_req_reply(req, NULL);
-	ctl_jw_key(jw, "result");
-	ctl_jw_obj(jw);
 	ctl_jw_key(jw, "members");
 	ctl_jw_arr(jw);
 	for (unsigned i = 0; i < g->n_members; i++) {
@@ -329,6 +365,14 @@ static void cmd_health(ctl_req_t *req, void *arg)
 		ctl_jw_obj_end(jw);
 	}
 	ctl_jw_arr_end(jw);
+}
+
+static void cmd_health(ctl_req_t *req, void *arg)
+{
+	ctl_jw_t *jw = ctl_req_reply(req, NULL);
+	ctl_jw_key(jw, "result");
+	ctl_jw_obj(jw);
+	services_ctl_health_json(arg, jw);
 	ctl_jw_obj_end(jw);
 	ctl_req_send(req);
 }
@@ -723,4 +767,65 @@ void services_ctl_free(services_ctl_t *sc)
 	if (sc->dirty)
 		event_free(sc->dirty);
 	free(sc);
+}
+
+static void prom_head(ctl_buf_t *b, const char *name, const char *type, const char *help)
+{
+	ctl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void services_ctl_metrics(const services_ctl_t *sc, ctl_buf_t *b)
+{
+	const world_t *w = *sc->worldp;
+	const gslb_t *g = w->gslb;
+	const gslb_state_t *s = w->state;
+	prom_head(b, "waymark_member_up", "gauge", "1 if the member counts as up (checks, overrides).");
+	for (unsigned i = 0; i < g->n_members; i++) {
+		ctl_buf_str(b, "waymark_member_up{member=\"");
+		ctl_prom_escape(b, g->members[i].name);
+		ctl_buf_printf(b, "\"} %d\n", s->member_up[i] ? 1 : 0);
+	}
+	prom_head(b, "waymark_pool_up", "gauge",
+		  "1 if the pool is up (quorum, requires, overrides, drain).");
+	for (unsigned i = 0; i < g->n_pools; i++) {
+		ctl_buf_str(b, "waymark_pool_up{pool=\"");
+		ctl_prom_escape(b, g->pools[i].name);
+		ctl_buf_printf(b, "\"} %d\n", s->pool_up[i] ? 1 : 0);
+	}
+	prom_head(b, "waymark_check_up", "gauge",
+		  "Each member's check: 1 up, 0 down, -1 not probed yet.");
+	for (size_t t = 0; t < w->n_targets; t++) {
+		ctl_buf_str(b, "waymark_check_up{member=\"");
+		ctl_prom_escape(b, g->members[w->targets[t].member].name);
+		ctl_buf_str(b, "\",check=\"");
+		ctl_prom_escape(b, w->probe->checks[w->targets[t].check].name);
+		ctl_buf_printf(b, "\"} %d\n",
+			       w->probe_status[t].state == PROBE_UP     ? 1
+			       : w->probe_status[t].state == PROBE_DOWN ? 0
+									: -1);
+	}
+	prom_head(b, "waymark_check_transitions_total", "counter",
+		  "Checks changing state (after rise/fall).");
+	ctl_buf_printf(b, "waymark_check_transitions_total %llu\n",
+		       (unsigned long long)sc->check_transitions);
+	prom_head(b, "waymark_member_transitions_total", "counter",
+		  "Members going up or down by their checks.");
+	ctl_buf_printf(b, "waymark_member_transitions_total %llu\n",
+		       (unsigned long long)sc->member_transitions);
+	prom_head(b, "waymark_probe_latency_seconds", "histogram", "Probe durations.");
+	uint64_t cum = 0;
+	for (unsigned i = 0; i < 11; i++) {
+		cum += sc->latency_buckets[i];
+		ctl_buf_printf(b, "waymark_probe_latency_seconds_bucket{le=\"%g\"} %llu\n",
+			       latency_le[i], (unsigned long long)cum);
+	}
+	ctl_buf_printf(b, "waymark_probe_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+		       (unsigned long long)sc->latency_count);
+	ctl_buf_printf(b, "waymark_probe_latency_seconds_sum %.6f\n", sc->latency_sum);
+	ctl_buf_printf(b, "waymark_probe_latency_seconds_count %llu\n",
+		       (unsigned long long)sc->latency_count);
+	prom_head(b, "waymark_probe_failures_total", "counter", "Failed probes, by reason.");
+	for (unsigned i = 0; i < N_FAILURE_CLASS; i++)
+		ctl_buf_printf(b, "waymark_probe_failures_total{reason=\"%s\"} %llu\n",
+			       failure_class[i], (unsigned long long)sc->failures[i]);
 }

@@ -31,6 +31,13 @@ bool services_ctl_probes_ready(const services_ctl_t *sc);
 uint64_t services_ctl_first_round_ms(const services_ctl_t *sc);
 void services_ctl_free(services_ctl_t *sc);
 
+/* Health as JSON members ("members", "pools", "sites") into an open object:
+ * what `waymarkctl health` shows, also put in /status. */
+void services_ctl_health_json(const services_ctl_t *sc, ctl_jw_t *jw);
+/* Health as Prometheus text: member, pool and check states, transitions,
+ * the probe latency histogram and failures by reason. */
+void services_ctl_metrics(const services_ctl_t *sc, ctl_buf_t *b);
+
 /* The answer `name` `qtype` would get for a client, as JSON members written
  * into `w` (an open object): client, geo decision, each candidate site's
  * state, the records and TTL, fail-open. `client` is "ADDR" or

@@ -90,6 +90,8 @@ void ctl_report_status(const ctl_report_t *r, ctl_jw_t *w)
 	ctl_jw_obj_end(w);
 
 	put_reloads(r, w);
+	if (r->status_extra)
+		r->status_extra(w, r->status_extra_arg);
 	ctl_jw_obj_end(w);
 }
 

@@ -45,6 +45,10 @@ typedef struct ctl_report {
 	time_t last_reload; /* 0: none yet */
 	bool last_reload_ok;
 	bool reloading;
+	/* More members for the status object (the services' health), written
+	 * before it is closed; NULL: none. */
+	void (*status_extra)(ctl_jw_t *w, void *arg);
+	void *status_extra_arg;
 } ctl_report_t;
 
 /* Write one JSON object: version, uptime, generation, threads, listeners,

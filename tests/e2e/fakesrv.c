@@ -5,11 +5,12 @@
  *         DELAY_MS; -e: an endless body; -g: garbage instead of HTTP
  *   sip   answer OPTIONS over TCP with "SIP/2.0 STATUS OK", echoing Via,
  *         From, To, Call-ID and CSeq (RFC 3261 §8.2.6); -g: garbage
- *   tcp   accept connections and say nothing
+ *   tcp   accept connections and close them at once (as many as come)
  * It prints "ready port=N" once listening (PORT 0: an ephemeral port) and
  * runs until killed. One thread, poll(2), at most 64 connections. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -146,7 +147,7 @@ int main(int argc, char **argv)
 	int one = 1;
 	int lfd = socket(ai->ai_family, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (lfd < 0 || bind(lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(lfd, 64) < 0) {
+	if (lfd < 0 || bind(lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(lfd, 4096) < 0) {
 		perror("fakesrv: listen");
 		return 1;
 	}
@@ -156,6 +157,8 @@ int main(int argc, char **argv)
 	getsockname(lfd, (struct sockaddr *)&ss, &sl);
 	int port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
 					    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (strcmp(mode, "tcp") == 0)
+		fcntl(lfd, F_SETFL, O_NONBLOCK);
 	printf("ready port=%d\n", port);
 	fflush(stdout);
 
@@ -171,7 +174,12 @@ int main(int argc, char **argv)
 		}
 		if (poll(pfd, (nfds_t)nconn + 1, 20) < 0 && errno != EINTR)
 			return 1;
-		if (pfd[0].revents & POLLIN) {
+		if ((pfd[0].revents & POLLIN) && strcmp(mode, "tcp") == 0) {
+			/* a health-check target: take every pending connection */
+			int fd;
+			while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0)
+				close(fd);
+		} else if (pfd[0].revents & POLLIN) {
 			int fd = accept(lfd, NULL, NULL);
 			if (fd >= 0) {
 				memset(&conns[nconn], 0, sizeof(conns[nconn]));

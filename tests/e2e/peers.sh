@@ -154,6 +154,16 @@ health
 diag "waymarkctl health, every peer gone:" "$(cat "$WORK/health")"
 dq4 www.p.test A
 check "everything down: fail-open answers all eight" count_is ANSWER 8
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$WORK/out"
+check "metrics: member state" grep -q '^waymark_member_up{member="m-tls"} 0$' "$WORK/out"
+check "metrics: check state" grep -q '^waymark_check_up{member="m-stun",check="c-stun"} 0$' "$WORK/out"
+check "metrics: pool state" grep -q '^waymark_pool_up{pool="p"} 0$' "$WORK/out"
+check "metrics: failures by reason" grep -Eq '^waymark_probe_failures_total\{reason="connect refused"\} [1-9]' "$WORK/out"
+check "metrics: latency histogram" grep -Eq '^waymark_probe_latency_seconds_count [1-9]' "$WORK/out"
+check "metrics: transitions" grep -Eq '^waymark_member_transitions_total [1-9]' "$WORK/out"
+diag "metrics excerpt:" "$(grep -E '^waymark_(member_up|check_up|probe_failures_total|probe_latency_seconds_(bucket|count)|member_transitions)' "$WORK/out" | head -30)"
+curl -s "http://127.0.0.1:$HTTP_PORT/status" >"$WORK/out"
+check "/status has the health too" grep -q '"health":{"members":\[{"name":"m-tcp"' "$WORK/out"
 wm_stop
 check "clean stop" test "$WM_STATUS" -eq 0
 tap_done

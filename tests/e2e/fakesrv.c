@@ -8,6 +8,7 @@
  *   tcp   accept connections and close them at once (as many as come)
  * It prints "ready port=N" once listening (PORT 0: an ephemeral port) and
  * runs until killed. One thread, poll(2), at most 64 connections. */
+#define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>

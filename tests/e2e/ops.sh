@@ -181,7 +181,10 @@ if command -v curl >/dev/null 2>&1; then
 	check "/metrics: last reload time" grep -q '^waymark_last_reload_time_seconds [1-9]' "$WORK/out"
 	check "/metrics: every sample has a TYPE" sh -c "
 		for m in \$(grep -v '^#' '$WORK/out' | sed 's/[{ ].*//' | sort -u); do
-			grep -q \"^# TYPE \$m \" '$WORK/out' || { echo \"no TYPE for \$m\"; exit 1; }
+			grep -q \"^# TYPE \$m \" '$WORK/out' && continue
+			# a histogram's _bucket, _sum and _count samples have its TYPE
+			b=\$(echo \$m | sed -E 's/_(bucket|sum|count)\$//')
+			grep -q \"^# TYPE \$b histogram\" '$WORK/out' || { echo \"no TYPE for \$m\"; exit 1; }
 		done"
 	curl -sS -m 5 "http://127.0.0.1:$HTTP_PORT/status" >"$WORK/out" 2>&1
 	check "/status is JSON with the generation" grep -Eq '"generation":([3-9]|[1-9][0-9]),' "$WORK/out"

@@ -804,7 +804,7 @@ int main(int argc, char **argv)
 
 	/* Health checks start now, as the configured user; dynamic names are
 	 * answered only once every target has a first result (or the first
-	 * round's longest interval plus timeout has passed), so that the first
+	 * round's bound has passed: a second plus the timeout), so that the first
 	 * answers already leave dead servers out. */
 	if (services_ctl_start_probes(d.svc, err, sizeof(err)) < 0) {
 		log_err("startup failed error=\"%s\"", err);

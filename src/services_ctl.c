@@ -186,9 +186,11 @@ uint64_t services_ctl_first_round_ms(const services_ctl_t *sc)
 	const world_t *w = *sc->worldp;
 	uint64_t worst = 0;
 	for (size_t i = 0; i < w->n_targets; i++) {
+		/* first probes go out within min(interval, 1 s) (prober_start) */
 		const probe_check_t *c = &w->probe->checks[w->targets[i].check];
-		if (c->interval_ms + c->timeout_ms > worst)
-			worst = c->interval_ms + c->timeout_ms;
+		uint64_t first = (c->interval_ms < 1000 ? c->interval_ms : 1000) + c->timeout_ms;
+		if (first > worst)
+			worst = first;
 	}
 	return worst;
 }

@@ -26,8 +26,8 @@ int services_ctl_start_probes(services_ctl_t *sc, char *err, size_t errlen);
 void services_ctl_stop_probes(services_ctl_t *sc);
 /* Every target has a first result (or there is nothing to probe). */
 bool services_ctl_probes_ready(const services_ctl_t *sc);
-/* How long the first round may take at most: the longest interval plus its
- * timeout, in ms (0: nothing to probe). */
+/* How long the first round may take at most: the first probes go out within
+ * min(interval, 1 s), plus their timeout; in ms (0: nothing to probe). */
 uint64_t services_ctl_first_round_ms(const services_ctl_t *sc);
 void services_ctl_free(services_ctl_t *sc);
 

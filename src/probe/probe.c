@@ -393,18 +393,21 @@ static void run_finish(probe_run_t *r, bool ok, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(res.reason, sizeof(res.reason), fmt, ap);
 	va_end(ap);
+	bool first = r->state == PROBE_UNKNOWN;
 	res.changed = run_apply(r, ok);
 	res.state = r->state;
 	res.member_state = member_state(p, r);
-	if (res.changed)
-		log_info("probe: member=%u check=%s state=%s reason=\"%s\"", r->member, r->ck->name,
-			 r->state == PROBE_UP ? "up" : "down", res.reason);
+	/* (the owner logs state changes, with the member's name) */
 	if (res.changed || p->report_all)
 		probe_deliver(p, &res);
 	/* The next probe counts from the end of this one: probes of one
-	 * target never overlap, whatever the timeout. */
+	 * target never overlap, whatever the timeout. After the first probe
+	 * (all of them went out within the first second), the second one goes
+	 * to a random point of the interval, so that targets do not stay
+	 * bunched together. */
 	if (p->started)
-		run_schedule(r, prober_next_delay_ms(p, r->idx));
+		run_schedule(r, first ? probe_rand(p) % r->ck->interval_ms
+				      : prober_next_delay_ms(p, r->idx));
 }
 
 void prober_feed_for_test(prober_t *p, size_t t, bool ok, const char *reason)
@@ -1304,8 +1307,11 @@ static void schedule_all(prober_t *p)
 	for (size_t i = 0; i < p->n_runs; i++) {
 		probe_run_t *r = &p->runs[i];
 
-		/* The first probe at a random point of the first interval. */
-		run_schedule(r, probe_rand(p) % r->ck->interval_ms);
+		/* Start at once: a new member is unproven until its first
+		 * probe, and the daemon waits for the first round before it
+		 * answers. Spread over at most a second, not a burst. */
+		uint32_t spread = r->ck->interval_ms < 1000 ? r->ck->interval_ms : 1000;
+		run_schedule(r, probe_rand(p) % spread);
 	}
 }
 

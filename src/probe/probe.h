@@ -110,8 +110,9 @@ void prober_report_all(prober_t *p, bool all);
 /* Where results go: an event base run by the owner thread. Before start. */
 int prober_set_notify(prober_t *p, struct event_base *main_base);
 
-/* Start the prober thread (own event base). Each target's first probe is at
- * a random point of its first interval, so that probes spread. 0 or -1. */
+/* Start the prober thread (own event base). Each target's first probe goes
+ * out within the first second (spread over it), its second at a random point
+ * of its interval, so that probes spread. 0 or -1. */
 int prober_start(prober_t *p, char *err, size_t errlen);
 
 /* Stop the thread and wait for it: probes in flight are abandoned (children

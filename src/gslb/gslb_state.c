@@ -120,7 +120,10 @@ static bool eval(gslb_state_t *s, const gslb_t *g, time_t now)
 		}
 
 		if (up && !s->pool_up[p]) {
-			s->pool_up_since[p] = s->pool_seen_up[p] ? now : 0;
+			/* Times are whole seconds: a pool that came back at 10.9 s
+			 * is stamped 11, so that its hold-down is never cut short
+			 * (it may last up to a second longer). */
+			s->pool_up_since[p] = s->pool_seen_up[p] ? now + 1 : 0;
 			changed = true;
 		}
 		s->pool_seen_up[p] |= up;

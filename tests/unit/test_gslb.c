@@ -943,9 +943,10 @@ Test(gslb_state, requires_chain)
 	cr_assert(pool_up(&w, "edge"));
 	cr_assert(pool_up(&w, "proxy"));
 	cr_assert_not(dep_down(&w, "edge"));
-	cr_assert_eq(up_since(&w, "fe"), 60);
-	cr_assert_eq(up_since(&w, "edge"), 60);
-	cr_assert_eq(up_since(&w, "proxy"), 60);
+	/* a recovery is stamped the next second (times are whole seconds) */
+	cr_assert_eq(up_since(&w, "fe"), 61);
+	cr_assert_eq(up_since(&w, "edge"), 61);
+	cr_assert_eq(up_since(&w, "proxy"), 61);
 	cr_assert_eq(up_since(&w, "ledge"), 0);
 	world_free(&w);
 }
@@ -969,7 +970,7 @@ Test(gslb_state, member_force_with_expiry)
 	cr_assert(gslb_state_eval(w.s, w.g, 150));
 	cr_assert(w.s->member_up[e2]);
 	cr_assert(pool_up(&w, "edge"));
-	cr_assert_eq(up_since(&w, "edge"), 150);
+	cr_assert_eq(up_since(&w, "edge"), 151);
 
 	/* At 200 e1's force runs out: back to its probe (up). */
 	cr_assert(gslb_state_eval(w.s, w.g, 200));
@@ -1045,7 +1046,7 @@ Test(gslb_state, site_force)
 	cr_assert(pool_up(&w, "fe"));
 	cr_assert(pool_up(&w, "edge"));
 	cr_assert(pool_up(&w, "proxy"));
-	cr_assert_eq(up_since(&w, "fe"), 300);
+	cr_assert_eq(up_since(&w, "fe"), 301);
 	world_free(&w);
 }
 
@@ -1062,16 +1063,17 @@ Test(gslb_state, hold_down_events)
 
 	set_probe(&w, "e2", true);
 	cr_assert(gslb_state_eval(w.s, w.g, 1010));
-	cr_assert_eq(up_since(&w, "edge"), 1010);
-	cr_assert_eq(up_since(&w, "proxy"), 1010);
+	/* stamped the next second: a hold-down is never cut short */
+	cr_assert_eq(up_since(&w, "edge"), 1011);
+	cr_assert_eq(up_since(&w, "proxy"), 1011);
 	/* proxy: service t, 30 s; edge: service s, 100 s. */
-	cr_assert_eq(gslb_state_next_event(w.s, w.g, 1010), 1040);
-	cr_assert_not(gslb_state_pool_usable(w.s, w.g, 1, proxy, 1039));
-	cr_assert(gslb_state_pool_usable(w.s, w.g, 1, proxy, 1040));
-	cr_assert_eq(gslb_state_next_event(w.s, w.g, 1040), 1110);
-	cr_assert_not(gslb_state_pool_usable(w.s, w.g, 0, edge, 1109));
-	cr_assert(gslb_state_pool_usable(w.s, w.g, 0, edge, 1110));
-	cr_assert_eq(gslb_state_next_event(w.s, w.g, 1110), 0);
+	cr_assert_eq(gslb_state_next_event(w.s, w.g, 1010), 1041);
+	cr_assert_not(gslb_state_pool_usable(w.s, w.g, 1, proxy, 1040));
+	cr_assert(gslb_state_pool_usable(w.s, w.g, 1, proxy, 1041));
+	cr_assert_eq(gslb_state_next_event(w.s, w.g, 1041), 1111);
+	cr_assert_not(gslb_state_pool_usable(w.s, w.g, 0, edge, 1110));
+	cr_assert(gslb_state_pool_usable(w.s, w.g, 0, edge, 1111));
+	cr_assert_eq(gslb_state_next_event(w.s, w.g, 1111), 0);
 	/* Up since start: no hold-down. */
 	cr_assert(gslb_state_pool_usable(w.s, w.g, 0, pool_id(w.g, "ledge"), 1010));
 
@@ -1089,7 +1091,7 @@ Test(gslb_state, hold_down_events)
 	gslb_state_eval(w.s, w.g, 2001);
 	cr_assert(gslb_state_pool_usable(w.s, w.g, 0, edge, 2001));
 	cr_assert_not(gslb_state_pool_usable(w.s, w.g, 1, proxy, 2001));
-	cr_assert_eq(gslb_state_next_event(w.s, w.g, 2001), 2031);
+	cr_assert_eq(gslb_state_next_event(w.s, w.g, 2001), 2032);
 	world_free(&w);
 }
 
@@ -1137,7 +1139,7 @@ Test(gslb_state, carry_by_name)
 	gslb_state_eval(a.s, a.g, 400);
 	set_probe(&a, "k1", true);
 	gslb_state_eval(a.s, a.g, 500);
-	cr_assert_eq(up_since(&a, "ledge"), 500);
+	cr_assert_eq(up_since(&a, "ledge"), 501);
 	a.s->member_force[member_id(a.g, "e2")] = (gslb_override_t){GSLB_FORCE_DOWN, 900};
 	a.s->pool_force[pool_id(a.g, "ledge")] = (gslb_override_t){GSLB_FORCE_AUTO, 0};
 	a.s->site_force[1] = (gslb_override_t){GSLB_FORCE_DOWN, 800}; /* lon */
@@ -1166,13 +1168,13 @@ Test(gslb_state, carry_by_name)
 	cr_assert_eq(b.s->site_force[1].force, GSLB_FORCE_AUTO);
 	/* fe now needs 2 of 6, has 3: it comes up at the reload, as a recovery. */
 	cr_assert(pool_up(&b, "fe"));
-	cr_assert_eq(up_since(&b, "fe"), 530);
+	cr_assert_eq(up_since(&b, "fe"), 531);
 	cr_assert(pool_up(&b, "edge"));
-	cr_assert_eq(up_since(&b, "edge"), 530);
+	cr_assert_eq(up_since(&b, "edge"), 531);
 	/* ledge keeps its hold-down from before the reload... */
-	cr_assert_eq(up_since(&b, "ledge"), 500);
+	cr_assert_eq(up_since(&b, "ledge"), 501);
 	/* ...but London is forced up until 700, so no hold-down event for it. */
-	cr_assert_eq(gslb_state_next_event(b.s, b.g, 530), 630);
+	cr_assert_eq(gslb_state_next_event(b.s, b.g, 530), 631);
 	world_free(&a);
 	world_free(&b);
 }

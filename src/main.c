@@ -105,12 +105,17 @@ static void on_first_round_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Run the main loop (probe results, health updates) until the first round
- * of health checks is in, bounded by its longest interval plus timeout. */
+ * of health checks is in: the first probes go out within a second, so at
+ * most a second plus the longest timeout (and never more than 30 s). */
 static void wait_first_round(void)
 {
 	uint64_t max_ms = services_ctl_first_round_ms(d.svc);
 	if (max_ms == 0 || services_ctl_probes_ready(d.svc))
 		return;
+	/* a check may have a very long timeout: do not hold the service (and
+	 * systemd's start) for it; what is still unknown then stays down */
+	if (max_ms > 30000)
+		max_ms = 30000;
 	log_info("waiting for the first round of health checks max_ms=%llu",
 		 (unsigned long long)max_ms);
 	bool passed = false;
@@ -715,6 +720,9 @@ int main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	/* exec checks wait for their children: an inherited SIG_IGN would
+	 * make the kernel reap them first and every exec probe fail */
+	signal(SIGCHLD, SIG_DFL);
 	evthread_use_pthreads();
 	d.base = event_base_new();
 	d.threads = sc->threads;

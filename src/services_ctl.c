@@ -35,19 +35,27 @@ static const double latency_le[11] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 /* Failure reasons, by class: the detail after a colon or a number is left out. */
 static const char *const failure_class[] = {
-	"connect refused", "timeout", "unreachable", "connection reset", "HTTP",	"certificate",
-	"TLS",		   "STUN",    "SIP",	     "exit",		"body",	"other"};
+	"connect refused", "timeout", "unreachable", "connection reset", "HTTP",  "certificate",
+	"TLS",		   "STUN",    "SIP",	     "exec",		"body",	 "other"};
 enum { N_FAILURE_CLASS = sizeof(failure_class) / sizeof(failure_class[0]) };
 
 static unsigned classify(const char *reason)
 {
-	for (unsigned i = 0; i + 1 < N_FAILURE_CLASS; i++)
+	for (unsigned i = 0; i < 4; i++) /* the network ones, by their start */
 		if (strncasecmp(reason, failure_class[i], strlen(failure_class[i])) == 0)
 			return i;
 	if (strstr(reason, "certificate"))
 		return 5;
 	if (strstr(reason, "body"))
 		return 10;
+	/* "HTTP 503", "bad HTTP response", "TLS handshake failed", ... */
+	static const unsigned proto[] = {4, 6, 7, 8};
+	for (unsigned k = 0; k < 4; k++)
+		if (strstr(reason, failure_class[proto[k]]))
+			return proto[k];
+	if (strncmp(reason, "exit", 4) == 0 || strncmp(reason, "exec", 4) == 0 ||
+	    strncmp(reason, "killed", 6) == 0)
+		return 9;
 	return N_FAILURE_CLASS - 1;
 }
 
@@ -152,7 +160,14 @@ int services_ctl_start_probes(services_ctl_t *sc, char *err, size_t errlen)
 {
 	world_t *w = *sc->worldp;
 	services_ctl_stop_probes(sc);
-	sc->unknown = w->n_targets;
+	sc->unknown = 0;
+	for (size_t t = 0; t < w->n_targets; t++) {
+		/* a reload: start from what the previous prober had reached */
+		probe_state_t st = w->probe_status[t].state;
+		w->targets[t].has_start = st != PROBE_UNKNOWN;
+		w->targets[t].start = st;
+		sc->unknown += st == PROBE_UNKNOWN;
+	}
 	if (w->n_targets == 0)
 		return 0;
 	sc->prober = prober_new(w->probe, w->targets, w->n_targets, on_probe_result, sc, err, errlen);

@@ -131,7 +131,8 @@ static int load_targets(world_t *w, conf_errs_t *e)
 	w->targets = calloc(cap + 1, sizeof(*w->targets));
 	w->target_addrs = calloc(cap + 1, sizeof(*w->target_addrs));
 	w->probe_status = calloc(cap + 1, sizeof(*w->probe_status));
-	if (!w->targets || !w->target_addrs || !w->probe_status)
+	w->target_hosts = calloc(cap + 1, sizeof(*w->target_hosts));
+	if (!w->targets || !w->target_addrs || !w->probe_status || !w->target_hosts)
 		return -1;
 	int rc = 0;
 	for (unsigned m = 0; m < g->n_members; m++) {
@@ -171,7 +172,22 @@ static int load_targets(world_t *w, conf_errs_t *e)
 			w->targets[t].member = m;
 			w->targets[t].check = (unsigned)c;
 			w->targets[t].addr = (const struct sockaddr *)ss;
-			w->targets[t].host = NULL;
+			w->targets[t].name = mb->name;
+			/* The member's host name (in a zone of ours) is the default
+			 * SNI, HTTP Host and SIP URI of its checks. */
+			for (unsigned k = 0; k < g->n_names; k++) {
+				if (g->names[k].kind != GSLB_HOST || g->names[k].member != m)
+					continue;
+				char text[1024];
+				wire_name_to_text(g->names[k].name, text, sizeof(text));
+				size_t tl = strlen(text);
+				if (tl > 1 && text[tl - 1] == '.')
+					text[tl - 1] = '\0';
+				if (!(w->target_hosts[t] = strdup(text)))
+					return -1;
+				break;
+			}
+			w->targets[t].host = w->target_hosts[t];
 			w->probe_status[t].state = PROBE_UNKNOWN;
 			snprintf(w->probe_status[t].reason, sizeof(w->probe_status[t].reason),
 				 "not probed yet");
@@ -271,6 +287,9 @@ void world_free(world_t *w)
 	free(w->explain_allow_bits);
 	free(w->explain_nodes);
 	free(w->overrides_file);
+	for (size_t i = 0; w->target_hosts && i < w->n_targets; i++)
+		free(w->target_hosts[i]);
+	free(w->target_hosts);
 	free(w->targets);
 	free(w->target_addrs);
 	free(w->probe_status);
@@ -287,6 +306,19 @@ void world_carry_health(world_t *w, const world_t *old, time_t now)
 	if (!old)
 		return;
 	gslb_state_carry(w->state, w->gslb, old->state, old->gslb);
+	/* What the prober knew of each (member, check) carries over by name:
+	 * the new prober starts from it (hysteresis included). */
+	for (size_t t = 0; t < w->n_targets; t++) {
+		const char *mn = w->gslb->members[w->targets[t].member].name;
+		const char *cn = w->probe->checks[w->targets[t].check].name;
+		for (size_t o = 0; o < old->n_targets; o++) {
+			if (strcmp(old->gslb->members[old->targets[o].member].name, mn) != 0 ||
+			    strcmp(old->probe->checks[old->targets[o].check].name, cn) != 0)
+				continue;
+			w->probe_status[t] = old->probe_status[o];
+			break;
+		}
+	}
 	gslb_state_eval(w->state, w->gslb, now);
 	gslb_live_t *live = gslb_build(w->gslb, w->state, now);
 	if (!live) {

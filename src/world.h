@@ -53,6 +53,7 @@ typedef struct world {
 	probe_conf_t *probe;
 	probe_target_t *targets;
 	struct sockaddr_storage *target_addrs;
+	char **target_hosts; /* the member's host name as text, or NULL */
 	size_t n_targets;
 	world_probe_status_t *probe_status; /* n_targets, main thread only */
 	answer_params_t answer;

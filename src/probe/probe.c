@@ -57,6 +57,7 @@ typedef struct probe_run {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	char *host;          /* the target's name, or NULL */
+	char *name;          /* the member's name, for logs, or NULL */
 	char addr_text[64];  /* the address as text, IPv6 in brackets */
 	size_t member_first; /* first run of the same member */
 	size_t member_next;  /* next run of the same member, or SIZE_MAX */
@@ -754,6 +755,15 @@ static void bev_on_event(struct bufferevent *bev, short what, void *arg)
 	const probe_check_t *c = r->ck;
 	int sock_err = EVUTIL_SOCKET_ERROR();
 
+	/* errno is not the socket's error by the time the event arrives
+	 * (OpenSSL made calls of its own): ask the socket for a failed connect. */
+	if (!r->connected && (what & BEV_EVENT_ERROR)) {
+		int so = 0;
+		socklen_t sl = sizeof(so);
+		if (getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_ERROR, &so, &sl) == 0 && so)
+			sock_err = so;
+	}
+
 	if (what & BEV_EVENT_CONNECTED) {
 		r->connected = true;
 		if (kind_uses_tls(c)) {
@@ -770,12 +780,12 @@ static void bev_on_event(struct bufferevent *bev, short what, void *arg)
 				if (days == r->warned_days)
 					;
 				else if (days < 0)
-					log_warn("probe: member=%u check=%s certificate expired",
-						 r->member, c->name);
+					log_warn("certificate expired member=%s check=%s",
+						 r->name ? r->name : "?", c->name);
 				else if (c->cert_warn_days && (unsigned)days < c->cert_warn_days)
-					log_warn("probe: member=%u check=%s certificate expires in "
-						 "%d days",
-						 r->member, c->name, days);
+					log_warn("certificate expires soon member=%s check=%s "
+						 "days=%d",
+						 r->name ? r->name : "?", c->name, days);
 				if (days < 0 ||
 				    (c->cert_warn_days && (unsigned)days < c->cert_warn_days))
 					r->warned_days = days;
@@ -1238,6 +1248,10 @@ prober_t *prober_new(const probe_conf_t *conf, const probe_target_t *targets, si
 		r->state = r->ck->initial == PROBE_INITIAL_UP     ? PROBE_UP
 			   : r->ck->initial == PROBE_INITIAL_DOWN ? PROBE_DOWN
 								  : PROBE_UNKNOWN;
+		if (t->has_start && (t->start == PROBE_UP || t->start == PROBE_DOWN))
+			r->state = (probe_state_t)t->start;
+		if (t->name && !(r->name = strdup(t->name)))
+			goto nomem;
 		r->health = r->state == PROBE_UP ? r->ck->rise + r->ck->fall - 1 : 0;
 		if (r->ck->kind != PROBE_EXEC) {
 			char a[INET6_ADDRSTRLEN];
@@ -1431,6 +1445,7 @@ void prober_free(prober_t *p)
 		if (r->timeout)
 			event_free(r->timeout);
 		free(r->host);
+		free(r->name);
 	}
 	free(p->runs);
 	for (size_t c = 0; p->ctx && c < p->conf->n_checks; c++)

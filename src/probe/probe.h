@@ -66,6 +66,8 @@ struct event_base;
 
 typedef struct prober prober_t;
 
+typedef enum { PROBE_UNKNOWN = -1, PROBE_DOWN = 0, PROBE_UP = 1 } probe_state_t;
+
 /* One (member, check) pair to probe. `addr` is copied; `host` (may be NULL)
  * is copied and used for SNI, the HTTP Host header and the SIP request URI
  * when the check does not set them. */
@@ -75,9 +77,14 @@ typedef struct probe_target {
 	const struct sockaddr *addr; /* port ignored: the check's port is used; NULL for exec */
 	socklen_t addr_len;
 	const char *host;
+	const char *name; /* for log lines (the member's name); copied; may be NULL */
+	/* Where the hysteresis starts (a reload carries the state the previous
+	 * prober had reached): with has_start, `start` (up: the counter at its
+	 * top, down: at 0), so that one probe cannot flip it against rise/fall.
+	 * Without: the check's `initial`. */
+	bool has_start;
+	int start; /* a probe_state_t */
 } probe_target_t;
-
-typedef enum { PROBE_UNKNOWN = -1, PROBE_DOWN = 0, PROBE_UP = 1 } probe_state_t;
 
 typedef struct probe_result {
 	size_t target; /* index in the targets given to prober_new */

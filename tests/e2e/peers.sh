@@ -10,15 +10,21 @@ PIDS=""
 peer_cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; wm_cleanup; }
 trap peer_cleanup EXIT
 
-# A free TCP/UDP port (the kernel's choice for a socket that is then closed).
-free_port() {
-	"$FAKESRV" tcp 127.0.0.1 0 >"$WORK/port.out" 2>&1 &
-	fp=$!
-	i=0
-	until grep -q '^ready' "$WORK/port.out"; do i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.02; done
-	kill $fp
-	wait $fp 2>/dev/null
-	sed -n 's/^ready port=//p' "$WORK/port.out"
+# free_ports N: N different free ports (the kernel's choices for N listeners
+# held at the same time, then closed), one per line.
+free_ports() {
+	fps=""
+	for k in $(seq 1 "$1"); do
+		"$FAKESRV" tcp 127.0.0.1 0 >"$WORK/port$k.out" 2>&1 &
+		fps="$fps $!"
+	done
+	for k in $(seq 1 "$1"); do
+		i=0
+		until grep -q '^ready' "$WORK/port$k.out"; do i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.02; done
+	done
+	kill $fps
+	wait $fps 2>/dev/null
+	for k in $(seq 1 "$1"); do sed -n 's/^ready port=//p' "$WORK/port$k.out"; done
 }
 # wait_port PROTO PORT: until something listens there (bounded, 5 s)
 wait_port() {
@@ -48,10 +54,10 @@ mkdir -p "$C"
 		-startdate 20200101000000Z -enddate 20200201000000Z
 ) >"$WORK/certs.log" 2>&1 || bail "cannot make test certificates: $(tail -3 "$WORK/certs.log")"
 
-P_TLS=$(free_port)
-P_OLD=$(free_port)
-P_HTTPS=$(free_port)
-P_STUN=$(free_port)
+set -- $(free_ports 4)
+P_TLS=$1 P_OLD=$2 P_HTTPS=$3 P_STUN=$4
+[ -n "$P_STUN" ] && [ "$P_TLS" != "$P_OLD" ] || bail "could not pick four ports"
+set --
 # openssl s_server: plain TLS, TLS with an expired certificate, and HTTPS (-www)
 openssl s_server -quiet -accept "127.0.0.1:$P_TLS" -cert "$C/good.crt" -key "$C/good.key" </dev/null >/dev/null 2>&1 &
 TLS_PID=$!

@@ -450,6 +450,8 @@ static void errno_reason(probe_run_t *r, int err, const char *what)
 /* A TLS failure: certificate verification first, then OpenSSL's reason. */
 static void tls_reason(probe_run_t *r, struct bufferevent *bev, int sock_err)
 {
+	/* the socket's own error, before anything else can change errno */
+	int se = sock_err ? sock_err : errno;
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 	unsigned long e = bufferevent_get_openssl_error(bev);
 	long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
@@ -459,10 +461,12 @@ static void tls_reason(probe_run_t *r, struct bufferevent *bev, int sock_err)
 	} else if (v != X509_V_OK) {
 		run_finish(r, false, "certificate verify failed: %s",
 			   X509_verify_cert_error_string(v));
-	} else if (sock_err == ECONNREFUSED || sock_err == ETIMEDOUT || sock_err == ENETUNREACH ||
-		   sock_err == EHOSTUNREACH || sock_err == ECONNRESET) {
-		/* the connection itself failed: say so, not OpenSSL's echo of it */
-		errno_reason(r, sock_err, "TLS");
+	} else if (e == SSL_ERROR_SYSCALL || (e && ERR_GET_LIB(e) == ERR_LIB_SYS) ||
+		   se == ECONNREFUSED || se == ETIMEDOUT || se == ENETUNREACH || se == EHOSTUNREACH ||
+		   se == ECONNRESET) {
+		/* The connection itself failed (libevent reports a failed syscall
+		 * as SSL_ERROR_SYSCALL): say how, not OpenSSL's echo of it. */
+		errno_reason(r, se, "TLS");
 	} else if (e) {
 		const char *s = ERR_reason_error_string(e);
 

@@ -461,12 +461,15 @@ static void tls_reason(probe_run_t *r, struct bufferevent *bev, int sock_err)
 	} else if (v != X509_V_OK) {
 		run_finish(r, false, "certificate verify failed: %s",
 			   X509_verify_cert_error_string(v));
-	} else if (e == SSL_ERROR_SYSCALL || (e && ERR_GET_LIB(e) == ERR_LIB_SYS) ||
-		   se == ECONNREFUSED || se == ETIMEDOUT || se == ENETUNREACH || se == EHOSTUNREACH ||
-		   se == ECONNRESET) {
-		/* The connection itself failed (libevent reports a failed syscall
-		 * as SSL_ERROR_SYSCALL): say how, not OpenSSL's echo of it. */
+	} else if (se == ECONNREFUSED || se == ETIMEDOUT || se == ENETUNREACH ||
+		   se == EHOSTUNREACH) {
+		/* The connection was never made: say how, not OpenSSL's echo of
+		 * it (libevent reports the failed syscall as SSL_ERROR_SYSCALL). */
 		errno_reason(r, se, "TLS");
+	} else if (e == SSL_ERROR_SYSCALL || (e && ERR_GET_LIB(e) == ERR_LIB_SYS)) {
+		/* connected, then the peer reset or closed during the handshake */
+		run_finish(r, false, "TLS handshake failed: %s",
+			   se ? strerror(se) : "connection closed");
 	} else if (e) {
 		const char *s = ERR_reason_error_string(e);
 

@@ -1086,8 +1086,8 @@ typedef struct pack {
 	size_t cap_entries;
 	uint32_t n_blocks;
 	uint32_t *block_of; /* binary node -> block, MEMO_UNSET */
-	uint32_t *todo;     /* binary nodes whose blocks are to be filled */
-	size_t n_todo, cap_todo;
+	uint32_t *pending;     /* binary nodes whose blocks are to be filled */
+	size_t n_pending, cap_pending;
 } pack_t;
 
 static int block_get(pack_t *p, uint32_t node, uint32_t *blk)
@@ -1105,11 +1105,11 @@ static int block_get(pack_t *p, uint32_t node, uint32_t *blk)
 	if (t == NULL)
 		return build_oom(p->b);
 	p->table = t;
-	uint32_t *todo = grow(p->todo, &p->cap_todo, p->n_todo + 1, sizeof(*todo));
-	if (todo == NULL)
+	uint32_t *pending = grow(p->pending, &p->cap_pending, p->n_pending + 1, sizeof(*pending));
+	if (pending == NULL)
 		return build_oom(p->b);
-	p->todo = todo;
-	todo[p->n_todo++] = node;
+	p->pending = pending;
+	pending[p->n_pending++] = node;
 	*blk = p->block_of[node] = p->n_blocks++;
 	return 0;
 }
@@ -1171,8 +1171,8 @@ static int pack(build_t *b, uint32_t root)
 	} else if (fill(&p, m->v4_top, 0, TOP_BITS, 96, v4ref, 0, 0) != 0) {
 		goto fail;
 	}
-	while (p.n_todo > 0) {
-		uint32_t node = p.todo[--p.n_todo];
+	while (p.n_pending > 0) {
+		uint32_t node = p.pending[--p.n_pending];
 		if (fill(&p, NULL, p.block_of[node], GEO_STRIDE, 0, node, 0, 0) != 0)
 			goto fail;
 	}
@@ -1192,7 +1192,7 @@ static int pack(build_t *b, uint32_t root)
 fail:
 	free(p.table);
 	free(p.block_of);
-	free(p.todo);
+	free(p.pending);
 	return ret;
 }
 

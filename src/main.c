@@ -281,35 +281,26 @@ static void report_free(ctl_report_t *r)
 	free((void *)r->worker_queries);
 }
 
-static void cmd_status(ctl_req_t *req, void *arg)
+/* status and stats: a report, written by the writer the command names. */
+typedef void (*report_writer_fn)(const ctl_report_t *r, ctl_jw_t *w);
+
+static void cmd_report(ctl_req_t *req, void *arg)
 {
+	report_writer_fn write = *(const report_writer_fn *)arg;
 	ctl_report_t r;
-	(void)arg;
 	if (report_fill(&r) < 0) {
 		ctl_req_fail(req, "out of memory");
 		return;
 	}
 	ctl_jw_t *w = ctl_req_reply(req, NULL);
 	ctl_jw_key(w, "result");
-	ctl_report_status(&r, w);
+	write(&r, w);
 	ctl_req_send(req);
 	report_free(&r);
 }
 
-static void cmd_stats(ctl_req_t *req, void *arg)
-{
-	ctl_report_t r;
-	(void)arg;
-	if (report_fill(&r) < 0) {
-		ctl_req_fail(req, "out of memory");
-		return;
-	}
-	ctl_jw_t *w = ctl_req_reply(req, NULL);
-	ctl_jw_key(w, "result");
-	ctl_report_stats(&r, w);
-	ctl_req_send(req);
-	report_free(&r);
-}
+static const report_writer_fn write_status = ctl_report_status;
+static const report_writer_fn write_stats = ctl_report_stats;
 
 static void http_metrics(ctl_buf_t *out, void *arg)
 {
@@ -768,8 +759,8 @@ int main(int argc, char **argv)
 	    .max_clients = 16,
 	};
 	d.ctl = ctl_new(d.base, &cp, err, sizeof(err));
-	if (!d.ctl || ctl_register(d.ctl, "status", cmd_status, NULL) < 0 ||
-	    ctl_register(d.ctl, "stats", cmd_stats, NULL) < 0 ||
+	if (!d.ctl || ctl_register(d.ctl, "status", cmd_report, (void *)&write_status) < 0 ||
+	    ctl_register(d.ctl, "stats", cmd_report, (void *)&write_stats) < 0 ||
 	    ctl_register(d.ctl, "reload", cmd_reload, NULL) < 0 ||
 	    !(d.svc = services_ctl_new(d.base, d.ctl, &d.world))) {
 		if (d.ctl)

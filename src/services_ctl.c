@@ -667,20 +667,24 @@ static void cmd_explain(ctl_req_t *req, void *arg)
 	ctl_buf_init(&b);
 	ctl_jw_init(&tmp, &b);
 	ctl_jw_obj(&tmp);
-	/* Render into a scratch writer first: an error must not leave half a
-	 * result in the reply. */
+	/* Rendered aside first: an error must not leave half a result in the
+	 * reply, and the work is done once. */
 	if (services_explain(*sc->worldp, name, type ? type : "A", client, &tmp, err, sizeof(err)) <
 	    0) {
 		ctl_buf_free(&b);
 		ctl_req_fail(req, err);
 		return;
 	}
-	ctl_buf_free(&b);
+	ctl_jw_obj_end(&tmp);
+	if (b.oom || tmp.bad) {
+		ctl_buf_free(&b);
+		ctl_req_fail(req, "out of memory");
+		return;
+	}
 	ctl_jw_t *jw = ctl_req_reply(req, NULL);
 	ctl_jw_key(jw, "result");
-	ctl_jw_obj(jw);
-	services_explain(*sc->worldp, name, type ? type : "A", client, jw, err, sizeof(err));
-	ctl_jw_obj_end(jw);
+	ctl_jw_raw(jw, b.p, b.len);
+	ctl_buf_free(&b);
 	ctl_req_send(req);
 }
 
@@ -786,30 +790,27 @@ void services_ctl_free(services_ctl_t *sc)
 	free(sc);
 }
 
-static void prom_head(ctl_buf_t *b, const char *name, const char *type, const char *help)
-{
-	ctl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
 
 void services_ctl_metrics(const services_ctl_t *sc, ctl_buf_t *b)
 {
 	const world_t *w = *sc->worldp;
 	const gslb_t *g = w->gslb;
 	const gslb_state_t *s = w->state;
-	prom_head(b, "waymark_member_up", "gauge", "1 if the member counts as up (checks, overrides).");
+	ctl_prom_head(b, "waymark_member_up", "gauge",
+		      "1 if the member counts as up (checks, overrides).");
 	for (unsigned i = 0; i < g->n_members; i++) {
 		ctl_buf_str(b, "waymark_member_up{member=\"");
 		ctl_prom_escape(b, g->members[i].name);
 		ctl_buf_printf(b, "\"} %d\n", s->member_up[i] ? 1 : 0);
 	}
-	prom_head(b, "waymark_pool_up", "gauge",
+	ctl_prom_head(b, "waymark_pool_up", "gauge",
 		  "1 if the pool is up (quorum, requires, overrides, drain).");
 	for (unsigned i = 0; i < g->n_pools; i++) {
 		ctl_buf_str(b, "waymark_pool_up{pool=\"");
 		ctl_prom_escape(b, g->pools[i].name);
 		ctl_buf_printf(b, "\"} %d\n", s->pool_up[i] ? 1 : 0);
 	}
-	prom_head(b, "waymark_check_up", "gauge",
+	ctl_prom_head(b, "waymark_check_up", "gauge",
 		  "Each member's check: 1 up, 0 down, -1 not probed yet.");
 	for (size_t t = 0; t < w->n_targets; t++) {
 		ctl_buf_str(b, "waymark_check_up{member=\"");
@@ -821,15 +822,15 @@ void services_ctl_metrics(const services_ctl_t *sc, ctl_buf_t *b)
 			       : w->probe_status[t].state == PROBE_DOWN ? 0
 									: -1);
 	}
-	prom_head(b, "waymark_check_transitions_total", "counter",
+	ctl_prom_head(b, "waymark_check_transitions_total", "counter",
 		  "Checks changing state (after rise/fall).");
 	ctl_buf_printf(b, "waymark_check_transitions_total %llu\n",
 		       (unsigned long long)sc->check_transitions);
-	prom_head(b, "waymark_member_transitions_total", "counter",
+	ctl_prom_head(b, "waymark_member_transitions_total", "counter",
 		  "Members going up or down by their checks.");
 	ctl_buf_printf(b, "waymark_member_transitions_total %llu\n",
 		       (unsigned long long)sc->member_transitions);
-	prom_head(b, "waymark_probe_latency_seconds", "histogram", "Probe durations.");
+	ctl_prom_head(b, "waymark_probe_latency_seconds", "histogram", "Probe durations.");
 	uint64_t cum = 0;
 	for (unsigned i = 0; i < 11; i++) {
 		cum += sc->latency_buckets[i];
@@ -841,7 +842,7 @@ void services_ctl_metrics(const services_ctl_t *sc, ctl_buf_t *b)
 	ctl_buf_printf(b, "waymark_probe_latency_seconds_sum %.6f\n", sc->latency_sum);
 	ctl_buf_printf(b, "waymark_probe_latency_seconds_count %llu\n",
 		       (unsigned long long)sc->latency_count);
-	prom_head(b, "waymark_probe_failures_total", "counter", "Failed probes, by reason.");
+	ctl_prom_head(b, "waymark_probe_failures_total", "counter", "Failed probes, by reason.");
 	for (unsigned i = 0; i < N_FAILURE_CLASS; i++)
 		ctl_buf_printf(b, "waymark_probe_failures_total{reason=\"%s\"} %llu\n",
 			       failure_class[i], (unsigned long long)sc->failures[i]);

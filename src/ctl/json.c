@@ -318,6 +318,12 @@ void ctl_jw_str(ctl_jw_t *w, const char *s)
 		ctl_jw_strn(w, s, strlen(s));
 }
 
+void ctl_jw_raw(ctl_jw_t *w, const char *json, size_t n)
+{
+	if (jw_value(w))
+		ctl_buf_add(w->b, json, n);
+}
+
 void ctl_jw_uint(ctl_jw_t *w, uint64_t v)
 {
 	if (jw_value(w))

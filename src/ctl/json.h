@@ -50,6 +50,9 @@ void ctl_jw_uint(ctl_jw_t *w, uint64_t v);
 void ctl_jw_int(ctl_jw_t *w, int64_t v);
 void ctl_jw_bool(ctl_jw_t *w, bool v);
 void ctl_jw_null(ctl_jw_t *w);
+/* A value already written by another ctl_jw_t (valid JSON, not checked
+ * again): lets a caller render first and reply only once it succeeded. */
+void ctl_jw_raw(ctl_jw_t *w, const char *json, size_t n);
 /* Key and value in one call. */
 void ctl_jw_kstr(ctl_jw_t *w, const char *key, const char *s);
 void ctl_jw_kuint(ctl_jw_t *w, const char *key, uint64_t v);

@@ -138,7 +138,7 @@ void ctl_prom_escape(ctl_buf_t *b, const char *s)
 	ctl_buf_add(b, s + run, i - run);
 }
 
-static void prom_head(ctl_buf_t *b, const char *name, const char *type, const char *help)
+void ctl_prom_head(ctl_buf_t *b, const char *name, const char *type, const char *help)
 {
 	ctl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -159,7 +159,7 @@ static void prom_labelled(ctl_buf_t *b, const char *name, const char *label, con
 static void prom_single(ctl_buf_t *b, const char *name, const char *type, const char *help,
 			uint64_t v)
 {
-	prom_head(b, name, type, help);
+	ctl_prom_head(b, name, type, help);
 	prom_value(b, name, v);
 }
 
@@ -168,17 +168,17 @@ void ctl_report_metrics(const ctl_report_t *r, ctl_buf_t *b)
 	const uint64_t *c = r->counters;
 	char num[24];
 
-	prom_head(b, "waymark_build_info", "gauge", "Always 1; the version is a label.");
+	ctl_prom_head(b, "waymark_build_info", "gauge", "Always 1; the version is a label.");
 	prom_labelled(b, "waymark_build_info", "version", r->version, 1);
 	prom_single(b, "waymark_start_time_seconds", "gauge",
 		    "When the daemon started, in seconds since the epoch.", (uint64_t)r->started);
 	prom_single(b, "waymark_threads", "gauge", "Worker threads.", r->threads);
 
-	prom_head(b, "waymark_queries_total", "counter", "DNS queries received, by transport.");
+	ctl_prom_head(b, "waymark_queries_total", "counter", "DNS queries received, by transport.");
 	prom_labelled(b, "waymark_queries_total", "transport", "udp", c[STAT_UDP_QUERIES]);
 	prom_labelled(b, "waymark_queries_total", "transport", "tcp", c[STAT_TCP_QUERIES]);
 
-	prom_head(b, "waymark_query_types_total", "counter",
+	ctl_prom_head(b, "waymark_query_types_total", "counter",
 		  "DNS queries with a question, by QTYPE (uncommon types are \"other\").");
 	for (unsigned k = STAT_QTYPE_FIRST; k <= STAT_QTYPE_LAST; k++)
 		prom_labelled(b, "waymark_query_types_total", "qtype",
@@ -193,7 +193,7 @@ void ctl_report_metrics(const ctl_report_t *r, ctl_buf_t *b)
 	    {STAT_RCODE_NOTIMP, "NOTIMP"},     {STAT_RCODE_REFUSED, "REFUSED"},
 	    {STAT_RCODE_BADVERS, "BADVERS"},
 	};
-	prom_head(b, "waymark_responses_total", "counter", "DNS responses sent, by RCODE.");
+	ctl_prom_head(b, "waymark_responses_total", "counter", "DNS responses sent, by RCODE.");
 	for (size_t i = 0; i < sizeof(rcodes) / sizeof(rcodes[0]); i++)
 		prom_labelled(b, "waymark_responses_total", "rcode", rcodes[i].rcode,
 			      c[rcodes[i].id]);
@@ -218,7 +218,7 @@ void ctl_report_metrics(const ctl_report_t *r, ctl_buf_t *b)
 		    "Dynamic answers given as if every site were up, because none was usable.",
 		    c[STAT_FAILOPEN]);
 
-	prom_head(b, "waymark_tcp_connections_total", "counter",
+	ctl_prom_head(b, "waymark_tcp_connections_total", "counter",
 		  "TCP connections, accepted or rejected at the connection limit.");
 	prom_labelled(b, "waymark_tcp_connections_total", "result", "accepted",
 		      c[STAT_TCP_ACCEPTED]);
@@ -227,7 +227,7 @@ void ctl_report_metrics(const ctl_report_t *r, ctl_buf_t *b)
 	prom_single(b, "waymark_tcp_timeouts_total", "counter",
 		    "TCP connections closed after the idle timeout.", c[STAT_TCP_TIMEOUTS]);
 
-	prom_head(b, "waymark_worker_queries_total", "counter",
+	ctl_prom_head(b, "waymark_worker_queries_total", "counter",
 		  "DNS queries received by each worker thread (UDP and TCP).");
 	for (unsigned i = 0; i < r->n_workers; i++) {
 		snprintf(num, sizeof(num), "%u", i);
@@ -236,12 +236,12 @@ void ctl_report_metrics(const ctl_report_t *r, ctl_buf_t *b)
 	}
 
 	prom_single(b, "waymark_zones", "gauge", "Zones served.", r->n_zones);
-	prom_head(b, "waymark_zone_answers_total", "counter",
+	ctl_prom_head(b, "waymark_zone_answers_total", "counter",
 		  "Queries answered from each zone (kept across reloads while the zone exists).");
 	for (size_t i = 0; i < r->n_zones; i++)
 		prom_labelled(b, "waymark_zone_answers_total", "zone", r->zones[i].name,
 			      r->zones[i].answers);
-	prom_head(b, "waymark_zone_serial", "gauge", "SOA serial of each zone served.");
+	ctl_prom_head(b, "waymark_zone_serial", "gauge", "SOA serial of each zone served.");
 	for (size_t i = 0; i < r->n_zones; i++)
 		prom_labelled(b, "waymark_zone_serial", "zone", r->zones[i].name,
 			      r->zones[i].serial);
@@ -251,7 +251,7 @@ void ctl_report_metrics(const ctl_report_t *r, ctl_buf_t *b)
 		    r->generation);
 	prom_single(b, "waymark_loaded_time_seconds", "gauge",
 		    "When the configuration being served was loaded.", (uint64_t)r->loaded_at);
-	prom_head(b, "waymark_reloads_total", "counter", "Reloads, by result.");
+	ctl_prom_head(b, "waymark_reloads_total", "counter", "Reloads, by result.");
 	prom_labelled(b, "waymark_reloads_total", "result", "ok", r->reloads_ok);
 	prom_labelled(b, "waymark_reloads_total", "result", "failed", r->reloads_failed);
 	prom_single(b, "waymark_last_reload_time_seconds", "gauge",

@@ -61,6 +61,8 @@ void ctl_report_metrics(const ctl_report_t *r, ctl_buf_t *b);
 
 /* Append `s` as a Prometheus label value body: \ " and newline escaped. */
 void ctl_prom_escape(ctl_buf_t *b, const char *s);
+/* The "# HELP" and "# TYPE" lines of a metric. */
+void ctl_prom_head(ctl_buf_t *b, const char *name, const char *type, const char *help);
 /* "2026-11-23T10:00:00Z" (UTC) into buf, or "" for 0. */
 void ctl_format_time(time_t t, char *buf, size_t size);
 

@@ -769,3 +769,27 @@ Test(report, status_and_stats_json, .init = watchdog)
 	cr_assert(strstr(b.p, "\"last\":null,\"last_ok\":null"));
 	ctl_buf_free(&b);
 }
+
+Test(json_writer, raw_value_rendered_elsewhere)
+{
+	/* a value rendered by one writer, placed by another */
+	ctl_buf_t inner, outer;
+	ctl_jw_t wi, wo;
+	ctl_buf_init(&inner);
+	ctl_buf_init(&outer);
+	ctl_jw_init(&wi, &inner);
+	ctl_jw_obj(&wi);
+	ctl_jw_kstr(&wi, "a", "x\"y");
+	ctl_jw_obj_end(&wi);
+	ctl_jw_init(&wo, &outer);
+	ctl_jw_obj(&wo);
+	ctl_jw_kuint(&wo, "n", 1);
+	ctl_jw_key(&wo, "result");
+	ctl_jw_raw(&wo, inner.p, inner.len);
+	ctl_jw_kbool(&wo, "ok", true);
+	ctl_jw_obj_end(&wo);
+	cr_assert(!wo.bad);
+	cr_assert_str_eq(outer.p, "{\"n\":1,\"result\":{\"a\":\"x\\\"y\"},\"ok\":true}");
+	ctl_buf_free(&inner);
+	ctl_buf_free(&outer);
+}

@@ -470,8 +470,10 @@ fail:
 
 /* ---- per query ------------------------------------------------------------- */
 
-uint32_t gslb_client_class(const geo_conf_map_t *m, const answer_client_t *c, uint8_t addr[16],
-			   unsigned *source_bits, unsigned *scope_bits, bool *used_ecs)
+/* The address that decides for this client under map `m`, and how many of
+ * its bits count. */
+static void client_addr(const geo_conf_map_t *m, const answer_client_t *c, uint8_t addr[16],
+			unsigned *source_bits, bool *used_ecs)
 {
 	memset(addr, 0, 16);
 	*source_bits = 128;
@@ -490,6 +492,12 @@ uint32_t gslb_client_class(const geo_conf_map_t *m, const answer_client_t *c, ui
 	} else if (c && c->peer) {
 		geo_addr_from_sockaddr(c->peer, addr);
 	}
+}
+
+uint32_t gslb_client_class(const geo_conf_map_t *m, const answer_client_t *c, uint8_t addr[16],
+			   unsigned *source_bits, unsigned *scope_bits, bool *used_ecs)
+{
+	client_addr(m, c, addr, source_bits, used_ecs);
 	return geo_lookup(m->map, addr, *source_bits, scope_bits);
 }
 
@@ -605,8 +613,7 @@ void gslb_plan(const void *ctx, const void *name, const answer_client_t *c, uint
 		if (n->sticky) {
 			/* The client's /24 (IPv4) or /56 (IPv6), or its ECS
 			 * prefix when shorter: that is also the scope. */
-			uint32_t cls = gslb_client_class(sv->map, c, addr, &source, &scope, &used_ecs);
-			(void)cls;
+			client_addr(sv->map, c, addr, &source, &used_ecs); /* no geo walk */
 			unsigned bits = geo_addr_is_v4(addr) ? 96 + 24 : 56;
 			if (source < bits)
 				bits = source;
